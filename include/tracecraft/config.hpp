@@ -1,0 +1,93 @@
+// TraceCraft C++ — runtime configuration (the seed's TraceCraftConfig, SamplingConfig, ...).
+//
+// Every field has a documented default; validate() throws config_error naming the field when
+// a value is out of range. Defaults follow the seed guide: sampling rate 1.0,
+// always_keep_errors true, always_keep_slow false, slow_threshold_ms 5000, ProcessorOrder
+// SAFETY, max_step_depth 100.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tracecraft/exporter.hpp"
+
+namespace tracecraft {
+
+/// Thrown for invalid configuration; what() names the offending field.
+class config_error : public std::invalid_argument {
+public:
+    config_error(const std::string& field, const std::string& problem)
+        : std::invalid_argument(field + ": " + problem), field_(field) {}
+    [[nodiscard]] const std::string& field() const noexcept { return field_; }
+
+private:
+    std::string field_;
+};
+
+/// A tail-sampling rule (the seed's SamplingRule). All set conditions must hold; rules are
+/// tried in order and the first that matches decides, whether it keeps or drops.
+struct sampling_rule {
+    std::string name;                     ///< required, used in sample reasons
+    double rate = 1.0;                    ///< 0.0..1.0
+    bool match_error = false;             ///< only traces with an ERROR span
+    std::vector<std::string> match_names; ///< root span (run) name, exact
+    std::vector<std::string> match_tags;  ///< any run tag in common
+    std::optional<double> min_duration_ms;
+};
+
+/// The seed's SamplingConfig.
+struct sampling_config {
+    double rate = 1.0;                    ///< default keep rate, 0.0..1.0
+    bool always_keep_errors = true;
+    bool always_keep_slow = false;
+    double slow_threshold_ms = 5000.0;
+    std::vector<sampling_rule> rules;
+};
+
+/// The seed's ProcessorOrder.
+enum class processor_order {
+    safety,      ///< enrich -> redact -> sample (default)
+    efficiency,  ///< sample -> redact -> enrich
+};
+
+/// What to do when the pipeline queue is full (spdlog's overflow policies).
+enum class overflow_policy {
+    discard_new,     ///< drop the newly finished trace and count it (default; never blocks)
+};
+
+/// The seed's TraceCraftConfig.
+struct trace_config {
+    std::string service_name = "tracecraft";
+    std::string environment = "development";
+    sampling_config sampling;
+    processor_order order = processor_order::safety;
+    /// Spans nested deeper than this are not recorded (counted in stats).
+    std::uint32_t max_step_depth = 100;
+    /// Capacity of the pipeline, in spans: finished traces waiting for or in export.
+    std::size_t max_queue_spans = 2048;
+    /// Spans per batch handed to the exporters; a batch is formed as soon as this many wait.
+    std::size_t batch_size = 512;
+    /// A partly filled batch is handed over after this delay.
+    std::chrono::milliseconds flush_interval{1000};
+    overflow_policy overflow = overflow_policy::discard_new;
+    /// Maximum attributes per span (OTel default 128); extra ones are counted as dropped.
+    std::uint32_t max_attributes_per_span = 128;
+    /// Maximum length of a string attribute value in bytes (0 = unlimited, the OTel default).
+    std::uint32_t max_attribute_value_length = 0;
+    /// Where finished traces go (fan-out: each exporter gets every batch).
+    std::vector<exporter_ptr> exporters;
+    /// Debug hook, called inline (on the thread that ended the trace) for each trace the tail
+    /// sampler drops, with its reason available from trace_view::sample_reason(). Keep it cheap.
+    std::function<void(const trace_view&)> on_sampled_out;
+
+    /// Throws config_error naming the first invalid field.
+    void validate() const;
+};
+
+} // namespace tracecraft

@@ -1,0 +1,129 @@
+// TraceCraft C++ — in-memory layout of a recorded span (internal).
+//
+// A span record is one 1 KiB block: the header below followed by a bump arena that holds the
+// span's attribute entries and the bytes of every string it carries. Only the agent that owns
+// the span writes to it (the LIFO rule of span scopes), so the arena takes no lock. When the
+// arena is full, overflow blocks are chained and freed with the record. A finished span is
+// pushed onto its trace's lock-free "ended" list; the trace is handed to the pipeline (or
+// released at once when the sampler drops it) when its last open span ends.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tracecraft/attribute.hpp"
+#include "tracecraft/ids.hpp"
+#include "tracecraft/span_kind.hpp"
+
+namespace tracecraft::detail {
+
+struct runtime_core;
+struct trace_buffer;
+
+struct str_ref {
+    const char* p = nullptr;
+    std::uint32_t n = 0;
+    [[nodiscard]] std::string_view view() const noexcept { return {p, n}; }
+};
+
+struct attr_entry {
+    str_ref key;
+    value_view value;
+};
+
+struct attr_chunk {
+    static constexpr std::uint32_t capacity = 8;
+    attr_chunk* next;
+    std::uint32_t n;
+    attr_entry e[capacity];
+};
+
+struct attr_list {
+    attr_chunk* head = nullptr;
+    attr_chunk* tail = nullptr;
+    std::uint32_t count = 0;
+
+    template <class F>
+    void for_each(F&& f) const {
+        for (const attr_chunk* c = head; c; c = c->next)
+            for (std::uint32_t i = 0; i < c->n; ++i) f(c->e[i]);
+    }
+    /// The last entry with this key (last write wins), or nullptr.
+    [[nodiscard]] const attr_entry* find(std::string_view key) const noexcept;
+};
+
+struct event_record {
+    event_record* next = nullptr;
+    str_ref name;
+    std::uint64_t ticks = 0;
+    attr_list attrs;
+};
+
+struct link_record {
+    link_record* next = nullptr;
+    span_context ctx;
+    attr_list attrs;
+};
+
+struct overflow_block {
+    overflow_block* next;
+    std::size_t size;
+};
+
+enum span_flags : std::uint8_t {
+    span_flag_remote_parent = 1,
+    span_flag_local_root = 2,
+    span_flag_ended = 4,
+    span_flag_abandoned = 8,     ///< ended by frame destruction outside any handler
+    span_flag_exception = 16,    ///< an exception (or cancellation) was recorded
+    span_flag_no_inputs = 32,    ///< capture_inputs = false
+    span_flag_run = 64,          ///< started by run_scope
+};
+
+struct span_record {
+    static constexpr std::size_t block_size = 1024;
+
+    span_record* next_ended = nullptr;
+    span_record* next_unwound = nullptr;
+    trace_buffer* trace = nullptr;
+    span_id id;
+    span_id parent;
+    std::uint64_t start_ticks = 0;
+    std::uint64_t end_ticks = 0;
+    str_ref name;
+    str_ref status_message;
+    span_kind kind = span_kind::workflow;
+    status_code status = status_code::unset;
+    std::uint8_t flags = 0;
+    std::uint16_t depth = 0;
+    std::uint32_t dropped_attributes = 0;
+    std::uint32_t n_events = 0;
+    std::uint32_t n_links = 0;
+    attr_list attrs;
+    attr_list inputs;
+    attr_list outputs;
+    event_record* events_head = nullptr;
+    event_record* events_tail = nullptr;
+    link_record* links_head = nullptr;
+    link_record* links_tail = nullptr;
+    const str_ref* excluded_inputs = nullptr;   ///< exclude_inputs names (in the arena)
+    std::uint32_t n_excluded = 0;
+
+    // bump arena
+    char* cur = nullptr;
+    char* end = nullptr;
+    overflow_block* overflow = nullptr;
+
+    /// Allocates a fresh record (1 KiB block) with its arena set up.
+    static span_record* create();
+    /// Frees the record and its overflow blocks.
+    static void destroy(span_record* r) noexcept;
+
+    void* alloc(std::size_t n, std::size_t align = alignof(std::max_align_t));
+    str_ref copy(std::string_view s);
+    attr_entry* append(attr_list& list);
+};
+
+} // namespace tracecraft::detail

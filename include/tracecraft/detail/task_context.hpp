@@ -1,0 +1,91 @@
+// TraceCraft C++ — the per-agent context cell (internal).
+//
+// Design (see shared/design/context-design.md §6): each asynchronous agent (one co_spawn /
+// tracecraft::spawn) owns a task_context. A tracecraft::executor carries a counted pointer to
+// it and installs it in a thread_local slot around every function it executes, so every
+// resumption of the coroutine — after a timer, socket op, channel, strand hop or thread switch —
+// sees its own context and nobody else's. Span scopes mutate `cur` in LIFO order; concurrency
+// (spawn, when_all, when_any, bind_context) never shares a cell: it forks a new one whose
+// parent is the caller's current span, captured by value.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+
+#include "tracecraft/ids.hpp"
+
+namespace tracecraft::detail {
+
+struct runtime_core;
+struct span_record;
+struct trace_buffer;
+
+enum class span_mode : std::uint8_t {
+    none,           ///< no span: the next span starts a new trace
+    recording,      ///< `rec` is the current span
+    non_recording,  ///< in a trace the head sampler dropped; only ids travel
+    remote,         ///< parent is a remote (extracted) span; next span is a local root under it
+};
+
+/// What "the current span" is for one agent. Copied by value into span scopes to restore.
+struct current_span_state {
+    span_record* rec = nullptr;       ///< valid when mode == recording
+    trace_buffer* trace = nullptr;    ///< the local trace (recording mode or a fork inside one)
+    span_context ctx;                 ///< ids of the current span (or of the fork's parent)
+    std::uint16_t depth = 0;
+    span_mode mode = span_mode::none;
+};
+
+struct task_context {
+    std::atomic<std::uint32_t> refs{1};
+    current_span_state cur;
+    trace_buffer* held_trace = nullptr;   ///< fork keeps its parent trace open until destroyed
+    runtime_core* rt = nullptr;           ///< runtime of this agent (counted); null = default
+    span_context link_to;                 ///< spawn_linked: first span gets a link to this
+    /// Spans ended by an exception unwinding through them since the last span start; a catch
+    /// site that knows the exception (traced, when_all/when_any children, spawn) fills in its
+    /// type and message, or reclassifies it as a cancellation.
+    span_record* unwound = nullptr;
+    bool suppressed = false;              ///< library-internal handlers: never record
+    bool is_thread_fallback = false;      ///< the per-thread context for code outside handlers
+};
+
+/// The thread_local slot (out of line on purpose: see context-design §8, Clang TLS caching).
+task_context*& tls_slot() noexcept;
+/// The context spans use: the installed one, else this thread's fallback context.
+task_context* current_context() noexcept;
+
+task_context* ctx_create(runtime_core* rt) noexcept;
+/// A new context whose parent is `parent`'s current span (parent may be null or a fallback).
+task_context* ctx_fork(const task_context* parent) noexcept;
+/// A new root context that links its first span to `parent`'s current span.
+task_context* ctx_fork_linked(const task_context* parent) noexcept;
+/// The sentinel context for library-internal work (refcount never drops to zero).
+task_context* ctx_suppressed() noexcept;
+
+inline void ctx_add_ref(task_context* c) noexcept {
+    if (c) c->refs.fetch_add(1, std::memory_order_relaxed);
+}
+void ctx_destroy(task_context* c) noexcept;
+inline void ctx_release(task_context* c) noexcept {
+    if (c && c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) ctx_destroy(c);
+}
+
+/// Applies `e` to the spans in `c->unwound` (see above) and clears the chain.
+void attribute_exception(task_context* c, std::exception_ptr e) noexcept;
+
+/// Installs a context in the thread_local slot for a scope; restores the previous one.
+class context_guard {
+public:
+    explicit context_guard(task_context* c) noexcept : slot_(tls_slot()), prev_(slot_) { slot_ = c; }
+    ~context_guard() { slot_ = prev_; }
+    context_guard(const context_guard&) = delete;
+    context_guard& operator=(const context_guard&) = delete;
+
+private:
+    task_context*& slot_;
+    task_context* prev_;
+};
+
+} // namespace tracecraft::detail

@@ -1,0 +1,90 @@
+// TraceCraft C++ — the runtime: sampling, processing and export on strands of your io_context.
+//
+//   boost::asio::io_context ioc;
+//   auto rt = tracecraft::init(ioc, cfg);          // default runtime for all spans
+//   tracecraft::spawn(ioc, agent(), boost::asio::detached);
+//   ioc.run();
+//   rt->shutdown();                               // drains every stage; nothing is lost
+//
+// The runtime never creates a thread. Finished traces are handed to a bounded lock-free queue;
+// a consumer coroutine on a strand of the io_context drains it, applies the processors and
+// calls the exporters. Several independent runtimes may exist (pass one to make_executor /
+// spawn to route an agent's spans to it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "tracecraft/config.hpp"
+
+namespace tracecraft {
+
+namespace detail {
+struct runtime_core;
+}
+
+/// Counters of every stage. All counts are since the runtime started.
+struct runtime_stats {
+    std::uint64_t traces_started = 0;         ///< local roots created (recorded or not)
+    std::uint64_t traces_completed = 0;       ///< recorded traces whose last span ended
+    std::uint64_t traces_head_dropped = 0;    ///< not recorded at all (rate decision at start)
+    std::uint64_t traces_sampled_out = 0;     ///< recorded, then dropped by the tail sampler
+    std::uint64_t traces_kept = 0;            ///< passed sampling
+    std::uint64_t traces_queue_dropped = 0;   ///< lost because the pipeline queue was full
+    std::uint64_t traces_after_shutdown = 0;  ///< completed after shutdown (not exported)
+    std::uint64_t spans_kept = 0;
+    std::uint64_t spans_queue_dropped = 0;
+    std::uint64_t spans_depth_dropped = 0;    ///< deeper than max_step_depth
+    std::uint64_t spans_exported = 0;         ///< acknowledged by every exporter
+    std::uint64_t spans_export_failed = 0;    ///< some exporter reported failure
+    std::uint64_t batches_exported = 0;
+    std::uint64_t queue_spans = 0;            ///< currently queued (gauge)
+};
+
+class runtime {
+public:
+    /// Validates `config` (throws config_error) and starts the pipeline on `ioc`.
+    runtime(boost::asio::io_context& ioc, trace_config config);
+    /// Does not block. If shutdown() was not called, still-queued traces are reported (logged
+    /// and counted as lost) — call shutdown() first.
+    ~runtime();
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    /// Completes when every trace that finished before the call has been exported (or failed).
+    boost::asio::awaitable<void> async_force_flush();
+    /// Stops accepting traces, drains every stage, shuts the exporters down.
+    boost::asio::awaitable<void> async_shutdown();
+    /// Blocking convenience for main(): must not be called from a handler of the io_context.
+    /// If no thread is running the io_context, runs it until the shutdown completes.
+    void shutdown();
+    void force_flush();
+
+    [[nodiscard]] runtime_stats stats() const noexcept;
+    /// True while accepting traces and the queue is below 90 % of capacity.
+    [[nodiscard]] bool is_healthy() const noexcept;
+    [[nodiscard]] const trace_config& config() const noexcept;
+    [[nodiscard]] boost::asio::io_context& context() const noexcept;
+
+    /// Library use.
+    [[nodiscard]] detail::runtime_core* core() const noexcept { return core_; }
+
+private:
+    void run_blocking(bool shutdown);
+    boost::asio::io_context& ioc_;
+    detail::runtime_core* core_;
+};
+
+/// Creates a runtime and makes it the default for spans whose agent names no runtime.
+/// Calling init again replaces the default (the previous runtime keeps working for agents
+/// bound to it). Returns shared ownership; the default holds a reference too.
+std::shared_ptr<runtime> init(boost::asio::io_context& ioc, trace_config config = {});
+/// The default runtime, or null.
+[[nodiscard]] std::shared_ptr<runtime> default_runtime() noexcept;
+/// Clears the default runtime (it is destroyed when the last reference goes).
+void reset_default_runtime() noexcept;
+
+} // namespace tracecraft

@@ -1,0 +1,191 @@
+// TraceCraft C++ — spans: the handle, the RAII scope, and the run (a trace's root).
+//
+//   tracecraft::span_scope s("vector_search", tracecraft::span_kind::retrieval);
+//   s.set_attribute("db.collection", "docs").set_input("query", q);
+//   ... // nested scopes and co_awaited work become children of `s`
+//
+// A span_scope starts a span as a child of the current span of this agent (or a new trace when
+// there is none), makes it current, and ends it in its destructor — including when an exception
+// escapes, in which case the span is marked ERROR. Scopes must be destroyed in reverse order of
+// construction within one agent (they are plain locals, so this holds naturally).
+//
+// GCC 12 note: never build span_options with a braced temporary inside a co_await expression;
+// declare it as a named local first (context-design §8).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "tracecraft/attribute.hpp"
+#include "tracecraft/detail/task_context.hpp"
+#include "tracecraft/ids.hpp"
+#include "tracecraft/span_kind.hpp"
+
+namespace tracecraft {
+
+namespace detail {
+struct span_record;
+}
+
+/// A non-owning scalar attribute argument (string, integer, double or bool).
+class attribute_arg {
+public:
+    attribute_arg(std::string_view s) noexcept : v_(value_view::of_string(s.data(), static_cast<std::uint32_t>(s.size()))) {}
+    attribute_arg(const char* s) noexcept : attribute_arg(std::string_view(s)) {}
+    attribute_arg(const std::string& s) noexcept : attribute_arg(std::string_view(s)) {}
+    template <std::integral I>
+        requires(!std::same_as<I, bool>)
+    attribute_arg(I i) noexcept : v_(value_view::of_int(static_cast<std::int64_t>(i))) {}
+    attribute_arg(double d) noexcept : v_(value_view::of_double(d)) {}
+    attribute_arg(float d) noexcept : v_(value_view::of_double(d)) {}
+    attribute_arg(bool b) noexcept : v_(value_view::of_bool(b)) {}
+
+    [[nodiscard]] const value_view& view() const noexcept { return v_; }
+
+private:
+    value_view v_;
+};
+
+/// A key and a scalar value, for event attributes.
+struct key_value {
+    std::string_view key;
+    attribute_arg value;
+};
+
+/// Options for starting a span. Build it as a named local (see the GCC 12 note above).
+struct span_options {
+    span_kind kind = span_kind::workflow;
+    /// Explicit parent (e.g. an extracted remote context). Overrides the current span.
+    std::optional<span_context> parent;
+    /// W3C tracestate to carry with a trace started from `parent`.
+    std::string tracestate;
+    /// Start a new trace even if a span is current.
+    bool new_trace = false;
+    /// When false, set_input() is ignored for this span (the seed's capture_inputs=False).
+    bool capture_inputs = true;
+    /// Input names whose values are replaced by "[EXCLUDED]" (the seed's exclude_inputs).
+    std::vector<std::string> exclude_inputs;
+    /// Links to other spans (e.g. the request that scheduled this background work).
+    std::vector<span_context> links;
+};
+
+/// Convenience: options for a span of `kind` (see span_options).
+[[nodiscard]] inline span_options options_for(span_kind kind) {
+    span_options o;
+    o.kind = kind;
+    return o;
+}
+
+/// Handle to a live span. Cheap to copy; does nothing when the span is not recorded
+/// (sampled out, suppressed or past max_step_depth). Valid only while the span is open.
+class span {
+public:
+    span() noexcept = default;
+
+    [[nodiscard]] bool is_recording() const noexcept { return rec_ != nullptr; }
+    /// Ids of this span (also for non-recording spans inside a trace).
+    [[nodiscard]] span_context context() const noexcept { return ctx_; }
+
+    span& set_attribute(std::string_view key, attribute_arg value);
+    span& set_attribute(std::string_view key, std::span<const std::string_view> values);
+    span& set_attribute(std::string_view key, std::span<const std::string> values);
+    span& set_attribute(std::string_view key, std::span<const std::int64_t> values);
+    span& set_attribute(std::string_view key, std::span<const double> values);
+    span& set_attribute(std::string_view key, std::initializer_list<std::string_view> values) {
+        return set_attribute(key, std::span<const std::string_view>(values.begin(), values.size()));
+    }
+
+    /// Records an input (the seed's step.inputs). Honours capture_inputs / exclude_inputs.
+    span& set_input(std::string_view name, attribute_arg value);
+    /// Records an output (the seed's step.outputs).
+    span& set_output(std::string_view name, attribute_arg value);
+
+    /// LLM helpers: model and provider (gen_ai.request.model, gen_ai.provider.name).
+    span& set_model(std::string_view model, std::string_view provider = {});
+    /// Token usage (gen_ai.usage.input_tokens / output_tokens).
+    span& set_tokens(std::int64_t input_tokens, std::int64_t output_tokens);
+    /// Cost in USD (tracecraft.cost_usd).
+    span& set_cost(double usd);
+
+    span& add_event(std::string_view name, std::initializer_list<key_value> attributes = {});
+    span& add_link(const span_context& linked);
+    span& set_status(status_code code, std::string_view message = {});
+    span& set_name(std::string_view name);
+
+    /// Marks the span ERROR and adds an "exception" event with exception.type and
+    /// exception.message. A cancellation (operation_aborted) is recorded as cancelled, not
+    /// as an error.
+    span& record_exception(const std::exception& e);
+    span& record_exception(std::exception_ptr e);
+
+    /// Raw record (library use).
+    [[nodiscard]] detail::span_record* record() const noexcept { return rec_; }
+
+protected:
+    span(detail::span_record* r, span_context c) noexcept : rec_(r), ctx_(c) {}
+    detail::span_record* rec_ = nullptr;
+    span_context ctx_{};
+
+    friend span current_span() noexcept;
+    friend void detail::attribute_exception(detail::task_context*, std::exception_ptr) noexcept;
+};
+
+/// The current span of the calling agent (a non-recording handle when there is none).
+[[nodiscard]] span current_span() noexcept;
+/// Ids of the current span; invalid when there is none.
+[[nodiscard]] span_context current_span_context() noexcept;
+
+/// RAII: starts a span, makes it current, ends it on destruction.
+class span_scope : public span {
+public:
+    explicit span_scope(std::string_view name, span_kind kind = span_kind::workflow);
+    span_scope(std::string_view name, const span_options& options);
+    ~span_scope();
+
+    span_scope(const span_scope&) = delete;
+    span_scope& operator=(const span_scope&) = delete;
+    span_scope(span_scope&&) = delete;
+    span_scope& operator=(span_scope&&) = delete;
+
+private:
+    void start(std::string_view name, span_kind kind, const span_options* options);
+    detail::task_context* task_ = nullptr;
+    detail::current_span_state saved_{};
+    int uncaught_ = 0;
+};
+
+/// Run-level fields (the seed's AgentRun) carried on the trace's root span.
+struct run_options {
+    std::string description;
+    std::string session_id;
+    std::string user_id;
+    std::vector<std::string> tags;
+    std::string environment;     ///< empty: the runtime's configured environment
+    std::string input;           ///< the run's input (redacted like any other string)
+    /// Continue an incoming trace: the run's span becomes a child of this remote span.
+    std::optional<span_context> parent;
+    std::string tracestate;
+    span_kind kind = span_kind::agent;
+};
+
+/// An agent run: an AGENT span that is the root of a new trace (or the local root under an
+/// extracted remote parent), with run-level fields as attributes. Nested inside another span,
+/// it becomes a child AGENT span of that span (a sub-agent) carrying its run fields.
+class run_scope : public span_scope {
+public:
+    explicit run_scope(std::string_view name);
+    run_scope(std::string_view name, const run_options& options);
+
+    /// The run's output (the seed's AgentRun.output).
+    run_scope& set_run_output(std::string_view output);
+};
+
+} // namespace tracecraft

@@ -1,0 +1,128 @@
+// Per-agent context cells, the thread_local slot, and executor rebinding.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "runtime_core.hpp"
+#include "tracecraft/detail/task_context.hpp"
+#include "tracecraft/detail/trace_buffer.hpp"
+#include "tracecraft/executor.hpp"
+#include "tracecraft/runtime.hpp"
+
+namespace tracecraft::detail {
+
+namespace {
+thread_local task_context* t_slot = nullptr;
+
+task_context& thread_fallback() noexcept {
+    // Context for code that runs outside any tracecraft executor (plain synchronous code,
+    // main()). Behaves like a thread-local span stack; never shared across threads.
+    struct holder {
+        task_context c;
+        holder() noexcept {
+            c.is_thread_fallback = true;
+            c.refs.store(1u << 30);
+        }
+    };
+    thread_local holder h;
+    return h.c;
+}
+
+task_context* fork_common(const task_context* parent) noexcept {
+    auto* c = new task_context();
+    if (!parent) return c;
+    c->rt = parent->rt;
+    core_add_ref(c->rt);
+    c->suppressed = parent->suppressed;
+    return c;
+}
+} // namespace
+
+task_context*& tls_slot() noexcept { return t_slot; }
+
+task_context* current_context() noexcept {
+    task_context* c = t_slot;
+    return c ? c : &thread_fallback();
+}
+
+task_context* ctx_create(runtime_core* rt) noexcept {
+    auto* c = new task_context();
+    c->rt = rt;
+    core_add_ref(rt);
+    return c;
+}
+
+task_context* ctx_fork(const task_context* parent) noexcept {
+    task_context* c = fork_common(parent);
+    if (!parent) return c;
+    const current_span_state& p = parent->cur;
+    switch (p.mode) {
+        case span_mode::recording:
+            // child-of the parent's current span, in the same local trace; keep it open
+            c->cur = current_span_state{nullptr, p.trace, p.ctx, p.depth, span_mode::recording};
+            trace_open(p.trace);
+            c->held_trace = p.trace;
+            break;
+        case span_mode::non_recording:
+        case span_mode::remote:
+            c->cur = current_span_state{nullptr, nullptr, p.ctx, p.depth, p.mode};
+            break;
+        case span_mode::none:
+            break;
+    }
+    return c;
+}
+
+task_context* ctx_fork_linked(const task_context* parent) noexcept {
+    task_context* c = fork_common(parent);
+    if (parent && parent->cur.ctx.valid()) c->link_to = parent->cur.ctx;
+    return c;
+}
+
+task_context* ctx_suppressed() noexcept {
+    static task_context* s = [] {
+        auto* c = new task_context();
+        c->suppressed = true;
+        c->refs.store(1u << 30);
+        return c;
+    }();
+    return s;
+}
+
+void ctx_destroy(task_context* c) noexcept {
+    if (c->is_thread_fallback || c == ctx_suppressed()) return;
+    if (c->held_trace) trace_close(c->held_trace);
+    core_release(c->rt);
+    delete c;
+}
+
+runtime_core* runtime_core_of(runtime* rt) noexcept { return rt ? rt->core() : nullptr; }
+
+namespace {
+template <class Inner>
+bool try_rebind(const boost::asio::any_io_executor& ex, task_context* c, boost::asio::any_io_executor& out) {
+    if (const auto* w = ex.target<executor<Inner>>()) {
+        out = executor<Inner>(w->get_inner_executor(), c, adopt_context);
+        return true;
+    }
+    if (const auto* p = ex.target<Inner>()) {
+        out = executor<Inner>(*p, c, adopt_context);
+        return true;
+    }
+    return false;
+}
+} // namespace
+
+boost::asio::any_io_executor rebind_any(const boost::asio::any_io_executor& ex, task_context* c) {
+    namespace asio = boost::asio;
+    asio::any_io_executor out;
+    if (try_rebind<asio::io_context::executor_type>(ex, c, out)) return out;
+    if (try_rebind<asio::strand<asio::io_context::executor_type>>(ex, c, out)) return out;
+    if (try_rebind<asio::thread_pool::executor_type>(ex, c, out)) return out;
+    if (const auto* w = ex.target<executor<any_inner>>())
+        return executor<any_inner>(w->get_inner_executor(), c, adopt_context);
+    return executor<any_inner>(any_inner(ex), c, adopt_context);
+}
+
+} // namespace tracecraft::detail

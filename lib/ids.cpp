@@ -1,0 +1,224 @@
+// Identifiers, kinds, attribute helpers.
+#include "tracecraft/ids.hpp"
+
+#include <chrono>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "tracecraft/attribute.hpp"
+#include "tracecraft/span_kind.hpp"
+
+namespace tracecraft {
+namespace {
+
+constexpr char hex_digits[] = "0123456789abcdef";
+
+void write_u64_hex(std::uint64_t v, char* out) noexcept {
+    for (int i = 15; i >= 0; --i) {
+        out[i] = hex_digits[v & 0xF];
+        v >>= 4;
+    }
+}
+
+void write_u64_be(std::uint64_t v, unsigned char* out) noexcept {
+    for (int i = 7; i >= 0; --i) {
+        out[i] = static_cast<unsigned char>(v & 0xFF);
+        v >>= 8;
+    }
+}
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;   // uppercase is not valid W3C hex
+}
+
+bool parse_u64_hex(std::string_view s, std::uint64_t& out) noexcept {
+    std::uint64_t v = 0;
+    for (char c : s) {
+        const int d = hex_value(c);
+        if (d < 0) return false;
+        v = (v << 4) | static_cast<std::uint64_t>(d);
+    }
+    out = v;
+    return true;
+}
+
+// xoshiro256** (Blackman & Vigna), one state per thread, seeded once.
+struct rng_state {
+    std::uint64_t s[4];
+    bool seeded;
+};
+thread_local rng_state t_rng{};
+
+std::uint64_t splitmix64(std::uint64_t& x) noexcept {
+    std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void seed(rng_state& r) noexcept {
+    std::uint64_t x = static_cast<std::uint64_t>(
+        std::chrono::high_resolution_clock::now().time_since_epoch().count());
+    x ^= reinterpret_cast<std::uintptr_t>(&r);
+    x ^= std::hash<std::thread::id>{}(std::this_thread::get_id()) << 1;
+    try {
+        std::random_device rd;
+        x ^= (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    } catch (...) {
+        // no entropy device: time, address and thread id still differ per thread
+    }
+    for (auto& s : r.s) s = splitmix64(x);
+    r.seeded = true;
+}
+
+inline std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+
+} // namespace
+
+namespace detail {
+std::uint64_t random_u64() noexcept {
+    rng_state& r = t_rng;
+    if (!r.seeded) [[unlikely]]
+        seed(r);
+    const std::uint64_t result = rotl(r.s[1] * 5, 7) * 9;
+    const std::uint64_t t = r.s[1] << 17;
+    r.s[2] ^= r.s[0];
+    r.s[3] ^= r.s[1];
+    r.s[1] ^= r.s[2];
+    r.s[0] ^= r.s[3];
+    r.s[2] ^= t;
+    r.s[3] = rotl(r.s[3], 45);
+    return result;
+}
+} // namespace detail
+
+std::string trace_id::to_hex() const {
+    std::string s(32, '0');
+    write_hex(s.data());
+    return s;
+}
+void trace_id::write_hex(char* out) const noexcept {
+    write_u64_hex(hi, out);
+    write_u64_hex(lo, out + 16);
+}
+void trace_id::write_bytes(unsigned char* out) const noexcept {
+    write_u64_be(hi, out);
+    write_u64_be(lo, out + 8);
+}
+std::optional<trace_id> trace_id::from_hex(std::string_view hex) noexcept {
+    trace_id t;
+    if (hex.size() != 32 || !parse_u64_hex(hex.substr(0, 16), t.hi) || !parse_u64_hex(hex.substr(16), t.lo))
+        return std::nullopt;
+    return t;
+}
+trace_id trace_id::generate() noexcept {
+    trace_id t;
+    do {
+        t.hi = detail::random_u64();
+        t.lo = detail::random_u64();
+    } while (!t.valid());
+    return t;
+}
+
+std::string span_id::to_hex() const {
+    std::string s(16, '0');
+    write_hex(s.data());
+    return s;
+}
+void span_id::write_hex(char* out) const noexcept { write_u64_hex(value, out); }
+void span_id::write_bytes(unsigned char* out) const noexcept { write_u64_be(value, out); }
+std::optional<span_id> span_id::from_hex(std::string_view hex) noexcept {
+    span_id s;
+    if (hex.size() != 16 || !parse_u64_hex(hex, s.value)) return std::nullopt;
+    return s;
+}
+span_id span_id::generate() noexcept {
+    std::uint64_t v;
+    do {
+        v = detail::random_u64();
+    } while (v == 0);
+    return span_id{v};
+}
+
+namespace {
+constexpr std::string_view kind_names[] = {"agent",     "llm",        "tool",     "retrieval", "memory",
+                                           "guardrail", "evaluation", "workflow", "error"};
+}
+
+std::string_view to_string(span_kind k) noexcept {
+    const auto i = static_cast<std::size_t>(k);
+    return i < std::size(kind_names) ? kind_names[i] : std::string_view("unknown");
+}
+
+std::optional<span_kind> span_kind_from_string(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < std::size(kind_names); ++i)
+        if (kind_names[i] == s) return static_cast<span_kind>(i);
+    return std::nullopt;
+}
+
+std::string_view to_string(status_code c) noexcept {
+    switch (c) {
+        case status_code::ok: return "OK";
+        case status_code::error: return "ERROR";
+        default: return "UNSET";
+    }
+}
+
+attribute_value value_view::to_value() const {
+    switch (type_) {
+        case value_type::string: return std::string(as_string());
+        case value_type::int64: return as_int();
+        case value_type::float64: return as_double();
+        case value_type::boolean: return as_bool();
+        case value_type::string_array: {
+            std::vector<std::string> v;
+            for (auto s : as_string_array()) v.emplace_back(s);
+            return v;
+        }
+        case value_type::int64_array: {
+            auto a = as_int_array();
+            return std::vector<std::int64_t>(a.begin(), a.end());
+        }
+        case value_type::float64_array: {
+            auto a = as_double_array();
+            return std::vector<double>(a.begin(), a.end());
+        }
+        case value_type::bool_array: {
+            auto a = as_bool_array();
+            return std::vector<bool>(a.begin(), a.end());
+        }
+        default: return std::monostate{};
+    }
+}
+
+namespace {
+struct display_visitor {
+    std::string operator()(std::monostate) const { return "null"; }
+    std::string operator()(const std::string& s) const { return s; }
+    std::string operator()(std::int64_t i) const { return std::to_string(i); }
+    std::string operator()(double d) const {
+        std::ostringstream os;
+        os << d;
+        return os.str();
+    }
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    template <class T>
+    std::string operator()(const std::vector<T>& a) const {
+        std::string out = "[";
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (i) out += ", ";
+            out += (*this)(static_cast<T>(a[i]));
+        }
+        return out + "]";
+    }
+};
+} // namespace
+
+std::string to_display_string(const attribute_value& v) {
+    return std::visit(display_visitor{}, v);
+}
+
+} // namespace tracecraft

@@ -1,0 +1,435 @@
+// Span start/end and attribute recording: the hot path.
+#include "tracecraft/span.hpp"
+
+#include <cxxabi.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <typeinfo>
+
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime_core.hpp"
+#include "tracecraft/detail/clock.hpp"
+#include "tracecraft/detail/span_record.hpp"
+#include "tracecraft/detail/trace_buffer.hpp"
+#include "tracecraft/log.hpp"
+
+namespace tracecraft {
+
+using namespace detail;
+
+namespace {
+
+std::atomic<bool> g_warned_no_runtime{false};
+std::atomic<bool> g_warned_lifo{false};
+std::atomic<bool> g_warned_depth{false};
+
+void warn_once(std::atomic<bool>& flag, const char* msg) {
+    if (!flag.load(std::memory_order_relaxed) && !flag.exchange(true)) logger()->warn("{}", msg);
+}
+
+std::uint32_t utf8_truncate_len(std::string_view s, std::uint32_t max) noexcept {
+    if (s.size() <= max) return static_cast<std::uint32_t>(s.size());
+    std::uint32_t n = max;
+    // step back over UTF-8 continuation bytes so we never cut a code point in half
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return n;
+}
+
+value_view stored_value(span_record* r, const value_view& v) {
+    if (v.type() != value_type::string) return v;
+    std::string_view s = v.as_string();
+    const std::uint32_t limit = r->trace->rt->cfg.max_attribute_value_length;
+    if (limit != 0) s = s.substr(0, utf8_truncate_len(s, limit));
+    const str_ref c = r->copy(s);
+    return value_view::of_string(c.p, c.n);
+}
+
+void append_attr(span_record* r, attr_list& list, std::string_view key, const value_view& v, bool limited) {
+    if (limited && r->attrs.count >= r->trace->rt->cfg.max_attributes_per_span) {
+        ++r->dropped_attributes;
+        return;
+    }
+    attr_entry* e = r->append(list);
+    e->key = r->copy(key);
+    e->value = stored_value(r, v);
+}
+
+template <class T>
+value_view copy_array(span_record* r, value_type t, std::span<const T> values) {
+    auto* p = static_cast<T*>(r->alloc(sizeof(T) * std::max<std::size_t>(values.size(), 1), alignof(T)));
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
+    return value_view::of_array(t, p, static_cast<std::uint32_t>(values.size()));
+}
+
+template <class S>
+value_view copy_string_array(span_record* r, std::span<const S> values) {
+    auto* p = static_cast<std::string_view*>(
+        r->alloc(sizeof(std::string_view) * std::max<std::size_t>(values.size(), 1), alignof(std::string_view)));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const str_ref c = r->copy(std::string_view(values[i]));
+        p[i] = c.view();
+    }
+    return value_view::of_array(value_type::string_array, p, static_cast<std::uint32_t>(values.size()));
+}
+
+void push_ended(trace_buffer* t, span_record* r) noexcept {
+    span_record* head = t->ended.load(std::memory_order_relaxed);
+    do {
+        r->next_ended = head;
+    } while (!t->ended.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+}
+
+std::string demangle(const char* mangled) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+    return status == 0 && p ? std::string(p.get()) : std::string(mangled);
+}
+
+link_record* new_link(span_record* r, const span_context& ctx) {
+    auto* l = static_cast<link_record*>(r->alloc(sizeof(link_record), alignof(link_record)));
+    new (l) link_record();
+    l->ctx = ctx;
+    if (r->links_tail)
+        r->links_tail->next = l;
+    else
+        r->links_head = l;
+    r->links_tail = l;
+    ++r->n_links;
+    return l;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- span_scope
+
+span_scope::span_scope(std::string_view name, span_kind kind) { start(name, kind, nullptr); }
+span_scope::span_scope(std::string_view name, const span_options& options) { start(name, options.kind, &options); }
+
+void span_scope::start(std::string_view name, span_kind kind, const span_options* o) {
+    task_context* c = current_context();
+    task_ = c;
+    saved_ = c->cur;
+    c->unwound = nullptr;   // a new span: any earlier unwinding was caught
+    uncaught_ = std::uncaught_exceptions();
+    if (c->suppressed) {
+        task_ = nullptr;   // nothing to restore
+        return;
+    }
+    const current_span_state& p = c->cur;
+    const bool explicit_parent = o && o->parent && o->parent->valid();
+    const bool new_trace = o && o->new_trace;
+
+    trace_buffer* t = nullptr;
+    span_context parent{};
+    std::uint16_t depth = 0;
+    bool root = false;
+
+    if (!explicit_parent && !new_trace && p.mode == span_mode::recording) {
+        t = p.trace;
+        parent = p.ctx;
+        depth = static_cast<std::uint16_t>(p.depth + 1);
+        if (depth > t->rt->cfg.max_step_depth) {
+            t->rt->stats.spans_depth_dropped.fetch_add(1, std::memory_order_relaxed);
+            warn_once(g_warned_depth, "span nesting exceeds max_step_depth; deeper spans are not recorded "
+                                      "(counted in runtime_stats::spans_depth_dropped)");
+            c->cur.mode = span_mode::non_recording;
+            c->cur.rec = nullptr;
+            c->cur.trace = nullptr;
+            c->cur.depth = depth;
+            ctx_ = p.ctx;
+            return;
+        }
+    } else if (!explicit_parent && !new_trace && p.mode == span_mode::non_recording) {
+        c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
+        ctx_ = p.ctx;
+        return;
+    } else {
+        // a new local trace: under an explicit/remote parent, or a fresh root
+        root = true;
+        if (explicit_parent)
+            parent = *o->parent;
+        else if (!new_trace && p.mode == span_mode::remote)
+            parent = p.ctx;
+        runtime_core* rt = c->rt ? c->rt : default_core();
+        const trace_id tid = parent.trace.valid() ? parent.trace : trace_id::generate();
+        if (!rt) {
+            warn_once(g_warned_no_runtime, "a span was started but no tracecraft runtime exists "
+                                           "(call tracecraft::init); spans are not recorded");
+            c->cur = current_span_state{nullptr, nullptr, span_context{tid, span_id::generate(), 0, false}, 0,
+                                        span_mode::non_recording};
+            ctx_ = c->cur.ctx;
+            return;
+        }
+        rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);
+        const bool record = rt->rate_all || rt->tail_enabled || rate_keep(tid, rt->rate_threshold);
+        if (!record) {
+            rt->stats.traces_head_dropped.fetch_add(1, std::memory_order_relaxed);
+            c->cur = current_span_state{nullptr, nullptr, span_context{tid, span_id::generate(), 0, false}, 0,
+                                        span_mode::non_recording};
+            ctx_ = c->cur.ctx;
+            return;
+        }
+        t = trace_create(rt, tid);
+        if (rt->tail_enabled) {
+            t->head = head_decision::tail;
+        } else {
+            t->head = head_decision::keep;
+            t->reason = static_cast<std::uint8_t>(rt->rate_all ? sample_reason_code::rate_all
+                                                                : sample_reason_code::head_rate);
+        }
+        if (o && !o->tracestate.empty()) t->tracestate = o->tracestate;
+    }
+
+    span_record* r = span_record::create();
+    r->trace = t;
+    r->id = span_id::generate();
+    r->parent = parent.span;
+    r->kind = kind;
+    r->depth = depth;
+    r->name = r->copy(name);
+    if (root) {
+        r->flags |= span_flag_local_root;
+        if (parent.remote) r->flags |= span_flag_remote_parent;
+        t->root = r;
+    }
+    if (o) {
+        if (!o->capture_inputs) r->flags |= span_flag_no_inputs;
+        if (!o->exclude_inputs.empty()) {
+            auto* ex = static_cast<str_ref*>(r->alloc(sizeof(str_ref) * o->exclude_inputs.size(), alignof(str_ref)));
+            for (std::size_t i = 0; i < o->exclude_inputs.size(); ++i) ex[i] = r->copy(o->exclude_inputs[i]);
+            r->excluded_inputs = ex;
+            r->n_excluded = static_cast<std::uint32_t>(o->exclude_inputs.size());
+        }
+        for (const auto& l : o->links)
+            if (l.valid()) new_link(r, l);
+    }
+    if (c->link_to.valid()) {   // first span of a spawn_linked agent
+        new_link(r, c->link_to);
+        c->link_to = span_context{};
+    }
+    trace_open(t);
+    rec_ = r;
+    ctx_ = span_context{t->id, r->id, 1, false};
+    c->cur = current_span_state{r, t, ctx_, depth, span_mode::recording};
+    r->start_ticks = now_ticks();
+}
+
+span_scope::~span_scope() {
+    task_context* c = task_;
+    if (!c) return;
+    span_record* r = rec_;
+    if (!r) {
+        c->cur = saved_;
+        return;
+    }
+    r->end_ticks = now_ticks();
+    bool unwinding = false;
+    if (std::uncaught_exceptions() > uncaught_ && !(r->flags & span_flag_exception)) {
+        r->status = status_code::error;
+        r->status_message = r->copy("exception escaped the span scope");
+        unwinding = true;
+    }
+    if (tls_slot() != c && !c->is_thread_fallback) r->flags |= span_flag_abandoned;
+    if (c->cur.rec != r) {
+        warn_once(g_warned_lifo,
+                  "span scopes closed out of order: a traced coroutine shares its context with another "
+                  "agent (plain asio::co_spawn or awaitable_operators on a traced executor, or a coroutine "
+                  "on an executor without tracecraft context); use tracecraft::spawn / when_all");
+    }
+    r->flags |= span_flag_ended;
+    c->cur = saved_;
+    if (r->flags & span_flag_local_root) {
+        c->unwound = nullptr;   // closing the root may complete (and free) the trace
+    } else if (unwinding) {
+        r->next_unwound = c->unwound;
+        c->unwound = r;
+    }
+    trace_buffer* t = r->trace;
+    push_ended(t, r);
+    trace_close(t);
+}
+
+void detail::attribute_exception(task_context* c, std::exception_ptr e) noexcept {
+    if (!c || !e) return;
+    for (span_record* r = std::exchange(c->unwound, nullptr); r; r = r->next_unwound) {
+        r->status = status_code::unset;
+        r->status_message = {};
+        try {
+            span(r, span_context{}).record_exception(e);
+        } catch (...) {
+        }
+    }
+}
+
+// ---------------------------------------------------------------- run_scope
+
+namespace {
+span_options run_to_span_options(const run_options& o) {
+    span_options s;
+    s.kind = o.kind;
+    s.parent = o.parent;
+    s.tracestate = o.tracestate;
+    return s;
+}
+} // namespace
+
+run_scope::run_scope(std::string_view name) : span_scope(name, span_kind::agent) {
+    if (rec_) rec_->flags |= span_flag_run;
+}
+
+run_scope::run_scope(std::string_view name, const run_options& o) : span_scope(name, run_to_span_options(o)) {
+    if (!rec_) return;
+    rec_->flags |= span_flag_run;
+    if (!o.description.empty()) set_attribute("tracecraft.run.description", o.description);
+    if (!o.session_id.empty()) set_attribute("session.id", o.session_id);
+    if (!o.user_id.empty()) set_attribute("user.id", o.user_id);
+    if (!o.tags.empty()) set_attribute("tag.tags", std::span<const std::string>(o.tags));
+    if (!o.environment.empty()) set_attribute("deployment.environment.name", o.environment);
+    if (!o.input.empty()) set_input("input", o.input);
+}
+
+run_scope& run_scope::set_run_output(std::string_view output) {
+    set_output("output", output);
+    return *this;
+}
+
+// ---------------------------------------------------------------- span handle
+
+span current_span() noexcept {
+    const task_context* c = current_context();
+    if (c->cur.mode == span_mode::recording && c->cur.rec) return span(c->cur.rec, c->cur.ctx);
+    return span(nullptr, c->cur.ctx);
+}
+
+span_context current_span_context() noexcept { return current_context()->cur.ctx; }
+
+span& span::set_attribute(std::string_view key, attribute_arg value) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, value.view(), true);
+    return *this;
+}
+span& span::set_attribute(std::string_view key, std::span<const std::string_view> values) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, copy_string_array(rec_, values), true);
+    return *this;
+}
+span& span::set_attribute(std::string_view key, std::span<const std::string> values) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, copy_string_array(rec_, values), true);
+    return *this;
+}
+span& span::set_attribute(std::string_view key, std::span<const std::int64_t> values) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, copy_array(rec_, value_type::int64_array, values), true);
+    return *this;
+}
+span& span::set_attribute(std::string_view key, std::span<const double> values) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, copy_array(rec_, value_type::float64_array, values), true);
+    return *this;
+}
+
+span& span::set_input(std::string_view name, attribute_arg value) {
+    if (!rec_ || (rec_->flags & span_flag_no_inputs)) return *this;
+    for (std::uint32_t i = 0; i < rec_->n_excluded; ++i) {
+        if (rec_->excluded_inputs[i].view() == name) {
+            append_attr(rec_, rec_->inputs, name, attribute_arg("[EXCLUDED]").view(), false);
+            return *this;
+        }
+    }
+    append_attr(rec_, rec_->inputs, name, value.view(), false);
+    return *this;
+}
+
+span& span::set_output(std::string_view name, attribute_arg value) {
+    if (rec_) append_attr(rec_, rec_->outputs, name, value.view(), false);
+    return *this;
+}
+
+span& span::set_model(std::string_view model, std::string_view provider) {
+    if (!rec_) return *this;
+    set_attribute("gen_ai.request.model", model);
+    if (!provider.empty()) set_attribute("gen_ai.provider.name", provider);
+    return *this;
+}
+
+span& span::set_tokens(std::int64_t input_tokens, std::int64_t output_tokens) {
+    if (!rec_) return *this;
+    set_attribute("gen_ai.usage.input_tokens", input_tokens);
+    set_attribute("gen_ai.usage.output_tokens", output_tokens);
+    return *this;
+}
+
+span& span::set_cost(double usd) { return set_attribute("tracecraft.cost_usd", usd); }
+
+span& span::add_event(std::string_view name, std::initializer_list<key_value> attributes) {
+    if (!rec_) return *this;
+    auto* e = static_cast<event_record*>(rec_->alloc(sizeof(event_record), alignof(event_record)));
+    new (e) event_record();
+    e->name = rec_->copy(name);
+    e->ticks = now_ticks();
+    for (const auto& kv : attributes) append_attr(rec_, e->attrs, kv.key, kv.value.view(), false);
+    if (rec_->events_tail)
+        rec_->events_tail->next = e;
+    else
+        rec_->events_head = e;
+    rec_->events_tail = e;
+    ++rec_->n_events;
+    return *this;
+}
+
+span& span::add_link(const span_context& linked) {
+    if (rec_ && linked.valid()) new_link(rec_, linked);
+    return *this;
+}
+
+span& span::set_status(status_code code, std::string_view message) {
+    if (!rec_ || code == status_code::unset || rec_->status == status_code::ok) return *this;
+    rec_->status = code;
+    rec_->status_message = code == status_code::error ? rec_->copy(message) : str_ref{};
+    return *this;
+}
+
+span& span::set_name(std::string_view name) {
+    if (rec_) rec_->name = rec_->copy(name);
+    return *this;
+}
+
+span& span::record_exception(const std::exception& e) {
+    if (!rec_) return *this;
+    if (const auto* se = dynamic_cast<const boost::system::system_error*>(&e);
+        se && se->code() == boost::asio::error::operation_aborted) {
+        rec_->flags |= span_flag_exception;
+        set_attribute("tracecraft.cancelled", true);
+        add_event("cancelled");
+        return *this;
+    }
+    const std::string type = demangle(typeid(e).name());
+    add_event("exception", {{"exception.type", type}, {"exception.message", std::string_view(e.what())}});
+    rec_->flags |= span_flag_exception;
+    rec_->status = status_code::error;
+    rec_->status_message = rec_->copy(e.what());
+    set_attribute("error.type", type);
+    return *this;
+}
+
+span& span::record_exception(std::exception_ptr ep) {
+    if (!rec_ || !ep) return *this;
+    try {
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+        record_exception(e);
+    } catch (...) {
+        const std::type_info* ti = abi::__cxa_current_exception_type();
+        const std::string type = ti ? demangle(ti->name()) : std::string("unknown");
+        add_event("exception", {{"exception.type", type}, {"exception.message", "non-standard exception"}});
+        rec_->flags |= span_flag_exception;
+        rec_->status = status_code::error;
+        rec_->status_message = rec_->copy("non-standard exception: " + type);
+        set_attribute("error.type", type);
+    }
+    return *this;
+}
+
+} // namespace tracecraft

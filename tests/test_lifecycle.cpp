@@ -1,0 +1,172 @@
+// Shutdown, cancellation, io_context destruction, threads, lossless draining.
+#include <boost/asio.hpp>
+
+#include "test_util.hpp"
+
+namespace asio = boost::asio;
+using namespace tracecraft;
+using tc_test::get_span;
+
+namespace {
+
+asio::awaitable<void> waits_forever(std::shared_ptr<int> token) {
+    span_scope s("suspended", span_kind::tool);
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(std::chrono::hours(1));
+    co_await t.async_wait(asio::use_awaitable);
+    (void)token;
+}
+
+asio::awaitable<void> produce(int runs) {
+    for (int i = 0; i < runs; ++i) {
+        run_scope run("agent");
+        { span_scope a("llm", span_kind::llm); }
+        { span_scope b("tool", span_kind::tool); }
+        { span_scope c("retrieval", span_kind::retrieval); }
+        co_await asio::post(asio::use_awaitable);
+    }
+}
+
+/// An exporter that takes 2 ms per batch (a slow backend), never blocking the thread.
+class slow_exporter final : public exporter {
+public:
+    std::string_view name() const noexcept override { return "slow"; }
+    void start(const exporter_environment& env) override { ex_ = env.executor; }
+    asio::awaitable<export_result> export_batch(span_batch b) override {
+        asio::steady_timer t(ex_);
+        t.expires_after(std::chrono::milliseconds(2));
+        co_await t.async_wait(asio::use_awaitable);
+        spans += b.span_count();
+        co_return export_result::ok();
+    }
+    std::size_t spans = 0;
+
+private:
+    asio::any_io_executor ex_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(io_context_destroyed_with_suspended_traced_coroutines) {
+    auto mem = std::make_shared<memory_exporter>();
+    auto token = std::make_shared<int>(0);
+    std::shared_ptr<runtime> rt;
+    {
+        asio::io_context ioc;
+        trace_config cfg;
+        cfg.exporters = {mem};
+        rt = std::make_shared<runtime>(ioc, cfg);
+        for (int i = 0; i < 10; ++i) asio::co_spawn(make_executor(ioc, rt.get()), waits_forever(token), asio::detached);
+        ioc.run_for(std::chrono::milliseconds(20));
+        BOOST_TEST(token.use_count() == 11);
+    }   // frames destroyed here, outside any handler
+    BOOST_TEST(token.use_count() == 1);   // every frame was freed
+    BOOST_TEST(detail::tls_slot() == nullptr);
+    BOOST_TEST(rt->stats().traces_after_shutdown == 10u);   // reported, not silently lost
+    rt.reset();   // runtime outliving its io_context is safe
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_is_recorded_and_propagates) {
+    tc_test::traced_env env;
+    asio::cancellation_signal sig;
+    bool cancelled = false;
+    asio::co_spawn(make_executor(env.ioc), traced("waiting", span_kind::tool, waits_forever(nullptr)),
+                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) {
+                       try {
+                           if (e) std::rethrow_exception(e);
+                       } catch (const boost::system::system_error& se) {
+                           cancelled = se.code() == asio::error::operation_aborted;
+                       }
+                   }));
+    env.ioc.run_for(std::chrono::milliseconds(10));
+    sig.emit(asio::cancellation_type::terminal);
+    env.ioc.run();
+    BOOST_TEST(cancelled);
+    const auto spans = env.finish();
+    const auto& w = get_span(spans, "waiting");
+    BOOST_TEST(std::get<bool>(w.attribute("tracecraft.cancelled")));
+    BOOST_TEST((w.status == status_code::unset));
+    BOOST_TEST((get_span(spans, "suspended").parent_id == w.id));
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_drains_everything_with_a_slow_exporter) {
+    auto slow = std::make_shared<slow_exporter>();
+    asio::io_context ioc;
+    trace_config cfg;
+    cfg.exporters = {slow};
+    cfg.max_queue_spans = 1 << 16;
+    cfg.batch_size = 64;
+    cfg.flush_interval = std::chrono::milliseconds(10);
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    asio::co_spawn(make_executor(ioc, rt.get()), produce(2000), asio::detached);
+    ioc.run();   // producer done; many batches still queued behind the slow exporter
+    rt->shutdown();
+    const auto st = rt->stats();
+    BOOST_TEST(st.spans_queue_dropped == 0u);
+    BOOST_TEST(slow->spans == 8000u);
+    BOOST_TEST(st.spans_exported == 8000u);
+    BOOST_TEST(st.queue_spans == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
+    auto slow = std::make_shared<slow_exporter>();
+    asio::io_context ioc;
+    trace_config cfg;
+    cfg.exporters = {slow};
+    cfg.max_queue_spans = 256;
+    cfg.batch_size = 64;
+    cfg.flush_interval = std::chrono::milliseconds(10);
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    asio::co_spawn(make_executor(ioc, rt.get()), produce(2000), asio::detached);
+    ioc.run();
+    rt->shutdown();
+    const auto st = rt->stats();
+    BOOST_TEST(st.spans_queue_dropped > 0u);
+    BOOST_TEST(st.spans_queue_dropped % 4 == 0u);   // whole traces
+    BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
+    BOOST_TEST(slow->spans == st.spans_exported);
+    BOOST_TEST(st.traces_queue_dropped * 4 == st.spans_queue_dropped);
+}
+
+BOOST_AUTO_TEST_CASE(the_runtime_creates_no_thread) {
+    const std::size_t before = tc_test::thread_count();
+    {
+        tc_test::traced_env env;
+        spawn(env.ioc, produce(500), asio::detached);
+        env.ioc.run();
+        BOOST_TEST(tc_test::thread_count() == before);
+        BOOST_TEST(env.finish().size() == 2000u);
+        BOOST_TEST(tc_test::thread_count() == before);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(force_flush_exports_without_stopping) {
+    tc_test::traced_env env;
+    spawn(env.ioc, produce(3), asio::detached);
+    env.ioc.run();
+    env.rt->force_flush();
+    BOOST_TEST(env.mem->span_count() == 12u);
+    BOOST_TEST(env.rt->is_healthy());
+    spawn(env.ioc, produce(1), asio::detached);
+    env.ioc.run();
+    BOOST_TEST(env.finish().size() == 16u);
+    BOOST_TEST(!env.rt->is_healthy());   // shut down
+}
+
+BOOST_AUTO_TEST_CASE(blocking_shutdown_inside_a_handler_is_refused) {
+    tc_test::traced_env env;
+    bool refused = false;
+    asio::post(env.ioc, [&] {
+        try {
+            env.rt->shutdown();
+        } catch (const std::logic_error&) {
+            refused = true;
+        }
+    });
+    env.ioc.run();
+    BOOST_TEST(refused);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
