@@ -39,6 +39,11 @@ public:
         spans += b.span_count();
         co_return export_result::ok();
     }
+    // exporters must not keep executors or I/O objects of the io_context past shutdown()
+    asio::awaitable<void> shutdown() override {
+        ex_ = asio::any_io_executor();
+        co_return;
+    }
     std::size_t spans = 0;
 
 private:

@@ -104,7 +104,8 @@ public:
     virtual boost::asio::awaitable<export_result> export_batch(span_batch batch) = 0;
     /// Completes when everything this exporter accepted has been exported (or failed).
     virtual boost::asio::awaitable<void> force_flush();
-    /// Flushes, then releases resources. No export_batch calls follow.
+    /// Flushes, then releases resources. No export_batch calls follow. An exporter must drop
+    /// every executor and I/O object of the io_context here: the exporter may outlive it.
     virtual boost::asio::awaitable<void> shutdown();
 };
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages TraceCraft C++ needs, only if some are missing.
+# Note: Debian 12's libboost-all-dev is Boost 1.74 (no Boost.JSON); we need the 1.81 packages.
+set -euo pipefail
+packages=(g++ cmake ninja-build pkg-config
+          libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
+          libhyperscan-dev libspdlog-dev zlib1g-dev libssl-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

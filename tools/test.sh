@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command: install what is missing, then build and pass every test in three configurations:
+#   1. RelWithDebInfo, warnings as errors: all tests (CTest), examples and bench smoke runs
+#   2. ASan + UBSan: all tests
+#   3. TSan: the context/pipeline tests (4 io_context threads)
+# Set TRACECRAFT_TEST_QUICK=1 to run only configuration 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+jobs=$(nproc)
+start=$(date +%s)
+
+echo "== [1/3] release build + tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECRAFT_WERROR=ON
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+if [ "${TRACECRAFT_TEST_QUICK:-0}" != "1" ]; then
+  echo "== [2/3] ASan + UBSan build + tests"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+        -DTRACECRAFT_WERROR=ON -DTRACECRAFT_SANITIZE=address \
+        -DTRACECRAFT_BUILD_EXAMPLES=OFF -DTRACECRAFT_BUILD_BENCH=OFF
+  cmake --build build-asan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+  echo "== [3/3] TSan build + context tests"
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+        -DTRACECRAFT_WERROR=ON -DTRACECRAFT_SANITIZE=thread \
+        -DTRACECRAFT_BUILD_EXAMPLES=OFF -DTRACECRAFT_BUILD_BENCH=OFF
+  cmake --build build-tsan -j "$jobs" --target tracecraft_context_tests
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan --output-on-failure -R '^context$'
+fi
+echo "== all test configurations passed in $(( $(date +%s) - start )) s"
