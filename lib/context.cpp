@@ -13,7 +13,8 @@
 namespace tracecraft::detail {
 
 namespace {
-thread_local task_context* t_slot = nullptr;
+// initial-exec: the library is linked into executables; avoids __tls_get_addr in PIC code
+__attribute__((tls_model("initial-exec"))) thread_local task_context* t_slot = nullptr;
 
 task_context& thread_fallback() noexcept {
     // Context for code that runs outside any tracecraft executor (plain synchronous code,

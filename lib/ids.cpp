@@ -50,7 +50,7 @@ struct rng_state {
     std::uint64_t s[4];
     bool seeded;
 };
-thread_local rng_state t_rng{};
+__attribute__((tls_model("initial-exec"))) thread_local rng_state t_rng{};
 
 std::uint64_t splitmix64(std::uint64_t& x) noexcept {
     std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);

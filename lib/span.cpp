@@ -41,23 +41,26 @@ std::uint32_t utf8_truncate_len(std::string_view s, std::uint32_t max) noexcept 
     return n;
 }
 
-value_view stored_value(span_record* r, const value_view& v) {
-    if (v.type() != value_type::string) return v;
-    std::string_view s = v.as_string();
-    const std::uint32_t limit = r->trace->rt->cfg.max_attribute_value_length;
-    if (limit != 0) s = s.substr(0, utf8_truncate_len(s, limit));
-    const str_ref c = r->copy(s);
-    return value_view::of_string(c.p, c.n);
-}
-
 void append_attr(span_record* r, attr_list& list, std::string_view key, const value_view& v, bool limited) {
-    if (limited && r->attrs.count >= r->trace->rt->cfg.max_attributes_per_span) {
+    if (limited && r->attrs.count >= r->max_attributes) {
         ++r->dropped_attributes;
         return;
     }
     attr_entry* e = r->append(list);
     e->key = r->copy(key);
-    e->value = stored_value(r, v);
+    switch (v.type()) {
+        case value_type::string: {
+            std::string_view s = v.as_string();
+            if (r->max_value_length != 0) s = s.substr(0, utf8_truncate_len(s, r->max_value_length));
+            const str_ref c = r->copy(s);
+            e->value.set_string(c.p, c.n);
+            break;
+        }
+        case value_type::int64: e->value.set_int(v.as_int()); break;
+        case value_type::float64: e->value.set_double(v.as_double()); break;
+        case value_type::boolean: e->value.set_bool(v.as_bool()); break;
+        default: e->value.set_array(v.type(), v.array_data(), v.array_size()); break;
+    }
 }
 
 template <class T>
@@ -192,6 +195,8 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     r->parent = parent.span;
     r->kind = kind;
     r->depth = depth;
+    r->max_attributes = t->rt->cfg.max_attributes_per_span;
+    r->max_value_length = t->rt->cfg.max_attribute_value_length;
     r->name = r->copy(name);
     if (root) {
         r->flags |= span_flag_local_root;
@@ -213,7 +218,9 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         new_link(r, c->link_to);
         c->link_to = span_context{};
     }
-    trace_open(t);
+    // Only a local root holds the trace open: every other span is nested within an open
+    // span of its own agent or within a fork that holds the trace (LIFO rule).
+    if (root) trace_open(t);
     rec_ = r;
     ctx_ = span_context{t->id, r->id, 1, false};
     c->cur = current_span_state{r, t, ctx_, depth, span_mode::recording};
@@ -251,8 +258,9 @@ span_scope::~span_scope() {
         c->unwound = r;
     }
     trace_buffer* t = r->trace;
-    push_ended(t, r);
-    trace_close(t);
+    const bool was_root = (r->flags & span_flag_local_root) != 0;
+    push_ended(t, r);   // after this, `r` may be read by the completing thread
+    if (was_root) trace_close(t);
 }
 
 void detail::attribute_exception(task_context* c, std::exception_ptr e) noexcept {
@@ -309,9 +317,8 @@ span current_span() noexcept {
 
 span_context current_span_context() noexcept { return current_context()->cur.ctx; }
 
-span& span::set_attribute(std::string_view key, attribute_arg value) {
-    if (rec_) append_attr(rec_, rec_->attrs, key, value.view(), true);
-    return *this;
+void span::set_attribute_impl(std::string_view key, const attribute_arg& value) {
+    append_attr(rec_, rec_->attrs, key, value.view(), true);
 }
 span& span::set_attribute(std::string_view key, std::span<const std::string_view> values) {
     if (rec_) append_attr(rec_, rec_->attrs, key, copy_string_array(rec_, values), true);
@@ -330,21 +337,19 @@ span& span::set_attribute(std::string_view key, std::span<const double> values) 
     return *this;
 }
 
-span& span::set_input(std::string_view name, attribute_arg value) {
-    if (!rec_ || (rec_->flags & span_flag_no_inputs)) return *this;
+void span::set_input_impl(std::string_view name, const attribute_arg& value) {
+    if (rec_->flags & span_flag_no_inputs) return;
     for (std::uint32_t i = 0; i < rec_->n_excluded; ++i) {
         if (rec_->excluded_inputs[i].view() == name) {
             append_attr(rec_, rec_->inputs, name, attribute_arg("[EXCLUDED]").view(), false);
-            return *this;
+            return;
         }
     }
     append_attr(rec_, rec_->inputs, name, value.view(), false);
-    return *this;
 }
 
-span& span::set_output(std::string_view name, attribute_arg value) {
-    if (rec_) append_attr(rec_, rec_->outputs, name, value.view(), false);
-    return *this;
+void span::set_output_impl(std::string_view name, const attribute_arg& value) {
+    append_attr(rec_, rec_->outputs, name, value.view(), false);
 }
 
 span& span::set_model(std::string_view model, std::string_view provider) {

@@ -65,6 +65,15 @@ public:
     [[nodiscard]] std::span<const bool> as_bool_array() const noexcept {
         return {static_cast<const bool*>(u_.a.p), u_.a.n};
     }
+    // In-place setters (library use): write single fields so the hot path never copies a
+    // value_view through a stack temporary (that caused store-forwarding stalls).
+    void set_string(const char* p, std::uint32_t n) noexcept { type_ = value_type::string; u_.s.p = p; u_.s.n = n; }
+    void set_int(std::int64_t i) noexcept { type_ = value_type::int64; u_.i = i; }
+    void set_double(double d) noexcept { type_ = value_type::float64; u_.d = d; }
+    void set_bool(bool b) noexcept { type_ = value_type::boolean; u_.b = b; }
+    void set_array(value_type t, const void* p, std::uint32_t n) noexcept { type_ = t; u_.a.p = p; u_.a.n = n; }
+    [[nodiscard]] const void* array_data() const noexcept { return u_.a.p; }
+
     /// Deep copy into an owning value.
     [[nodiscard]] attribute_value to_value() const;
 

@@ -94,19 +94,42 @@ public:
     /// Ids of this span (also for non-recording spans inside a trace).
     [[nodiscard]] span_context context() const noexcept { return ctx_; }
 
-    span& set_attribute(std::string_view key, attribute_arg value);
+    // Scalar setters are inline templates so that a non-recording span (sampled out, W2)
+    // costs one test: the value is not even converted.
+    template <class V>
+    span& set_attribute(std::string_view key, const V& value) {
+        if (rec_) set_attribute_impl(key, attribute_arg(value));
+        return *this;
+    }
     span& set_attribute(std::string_view key, std::span<const std::string_view> values);
     span& set_attribute(std::string_view key, std::span<const std::string> values);
     span& set_attribute(std::string_view key, std::span<const std::int64_t> values);
     span& set_attribute(std::string_view key, std::span<const double> values);
+    span& set_attribute(std::string_view key, const std::vector<std::string>& values) {
+        return set_attribute(key, std::span<const std::string>(values));
+    }
+    span& set_attribute(std::string_view key, const std::vector<std::int64_t>& values) {
+        return set_attribute(key, std::span<const std::int64_t>(values));
+    }
+    span& set_attribute(std::string_view key, const std::vector<double>& values) {
+        return set_attribute(key, std::span<const double>(values));
+    }
     span& set_attribute(std::string_view key, std::initializer_list<std::string_view> values) {
         return set_attribute(key, std::span<const std::string_view>(values.begin(), values.size()));
     }
 
     /// Records an input (the seed's step.inputs). Honours capture_inputs / exclude_inputs.
-    span& set_input(std::string_view name, attribute_arg value);
+    template <class V>
+    span& set_input(std::string_view name, const V& value) {
+        if (rec_) set_input_impl(name, attribute_arg(value));
+        return *this;
+    }
     /// Records an output (the seed's step.outputs).
-    span& set_output(std::string_view name, attribute_arg value);
+    template <class V>
+    span& set_output(std::string_view name, const V& value) {
+        if (rec_) set_output_impl(name, attribute_arg(value));
+        return *this;
+    }
 
     /// LLM helpers: model and provider (gen_ai.request.model, gen_ai.provider.name).
     span& set_model(std::string_view model, std::string_view provider = {});
@@ -131,6 +154,9 @@ public:
 
 protected:
     span(detail::span_record* r, span_context c) noexcept : rec_(r), ctx_(c) {}
+    void set_attribute_impl(std::string_view key, const attribute_arg& value);
+    void set_input_impl(std::string_view name, const attribute_arg& value);
+    void set_output_impl(std::string_view name, const attribute_arg& value);
     detail::span_record* rec_ = nullptr;
     span_context ctx_{};
 

@@ -99,6 +99,8 @@ struct span_record {
     std::uint8_t flags = 0;
     std::uint16_t depth = 0;
     std::uint32_t dropped_attributes = 0;
+    std::uint32_t max_attributes = 128;      ///< copied from the runtime's config
+    std::uint32_t max_value_length = 0;
     std::uint32_t n_events = 0;
     std::uint32_t n_links = 0;
     attr_list attrs;

@@ -1,0 +1,134 @@
+// W1 / W2 of shared/reference/workloads.md: per-span overhead through the public API.
+//
+//   span_overhead <mode> [runs]    mode: w1 | w2 | w2e | baseline
+//     w1        everything kept, batch 512, queue 2048, null exporter
+//     w2        rate 0, keep-errors off (spans not recorded at all)
+//     w2e       rate 0, keep-errors on (every span buffered until its trace ends, then dropped)
+//     baseline  the same loop with no tracing (the io_context yield per run)
+//
+// One agent run = root AGENT span + llm, tool, retrieval children one after another; every span
+// gets 4 string attributes of ~40 bytes and 2 integers. The producer yields to the io_context
+// once per run (co_await post), like the peers' JS bench, so the pipeline strand gets its turn.
+// Prints one JSON line.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <boost/asio.hpp>
+
+#include "tracecraft/exporters/memory.hpp"
+#include "tracecraft/tracecraft.hpp"
+
+namespace asio = boost::asio;
+using tracecraft::span_kind;
+using tracecraft::span_scope;
+
+namespace {
+
+constexpr const char* input_value = "What is the weather like in Lisbon today";   // 40 bytes
+constexpr const char* output_value = "It is sunny and 21 degrees in Lisbon now";  // 40 bytes
+constexpr const char* model_value = "gpt-4o-mini-2024-07-18-deployment-euwest";   // 40 bytes
+constexpr const char* tag_value = "production-eu-west-1-agent-pool-blue-v42";     // 40 bytes
+
+inline void decorate(span_scope& s, std::int64_t i) {
+    s.set_attribute("input.value", input_value)
+        .set_attribute("output.value", output_value)
+        .set_attribute("gen_ai.request.model", model_value)
+        .set_attribute("tag", tag_value)
+        .set_attribute("gen_ai.usage.input_tokens", i)
+        .set_attribute("gen_ai.usage.output_tokens", i + 1);
+}
+
+asio::awaitable<void> traced_loop(std::int64_t runs, double* seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < runs; ++i) {
+        {
+            span_scope root("agent", span_kind::agent);
+            decorate(root, i);
+            {
+                span_scope s("llm", span_kind::llm);
+                decorate(s, i);
+            }
+            {
+                span_scope s("tool", span_kind::tool);
+                decorate(s, i);
+            }
+            {
+                span_scope s("retrieval", span_kind::retrieval);
+                decorate(s, i);
+            }
+        }
+        co_await asio::post(asio::use_awaitable);
+    }
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+asio::awaitable<void> bare_loop(std::int64_t runs, double* seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < runs; ++i) co_await asio::post(asio::use_awaitable);
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+long peak_rss_kib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::string mode = argc > 1 ? argv[1] : "w1";
+    const std::int64_t runs = argc > 2 ? std::stoll(argv[2]) : 1'000'000;
+    asio::io_context ioc(1);
+    auto sink = std::make_shared<tracecraft::null_exporter>();
+    tracecraft::trace_config cfg;
+    cfg.service_name = "anchor-bench";
+    cfg.batch_size = 512;
+    cfg.max_queue_spans = 2048;
+    cfg.exporters = {sink};
+    if (mode == "w2") {
+        cfg.sampling.rate = 0.0;
+        cfg.sampling.always_keep_errors = false;
+    } else if (mode == "w2e") {
+        cfg.sampling.rate = 0.0;
+        cfg.sampling.always_keep_errors = true;
+    } else if (mode != "w1" && mode != "baseline") {
+        std::fprintf(stderr, "usage: span_overhead w1|w2|w2e|baseline [runs]\n");
+        return 2;
+    }
+    auto rt = tracecraft::init(ioc, cfg);
+    const double cpu0 = cpu_seconds();
+    double loop_s = 0;
+    if (mode == "baseline")
+        tracecraft::spawn(ioc, bare_loop(runs, &loop_s), asio::detached);
+    else
+        tracecraft::spawn(ioc, traced_loop(runs, &loop_s), asio::detached);
+    const auto t0 = std::chrono::steady_clock::now();
+    ioc.run();
+    rt->shutdown();
+    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = cpu_seconds() - cpu0;
+    const auto st = rt->stats();
+    const double spans = static_cast<double>(runs) * 4.0;
+    std::printf("{\"bench\":\"span_overhead\",\"mode\":\"%s\",\"runs\":%lld,\"spans\":%.0f,"
+                "\"ns_per_span\":%.1f,\"spans_per_s\":%.0f,\"loop_s\":%.4f,\"total_s\":%.4f,"
+                "\"exported\":%llu,\"dropped\":%llu,\"sampled_out_traces\":%llu,\"head_dropped_traces\":%llu,"
+                "\"cpu_s\":%.3f,\"peak_rss_kib\":%ld}\n",
+                mode.c_str(), static_cast<long long>(runs), spans, loop_s * 1e9 / spans, spans / loop_s, loop_s,
+                total_s, static_cast<unsigned long long>(sink->spans()),
+                static_cast<unsigned long long>(st.spans_queue_dropped),
+                static_cast<unsigned long long>(st.traces_sampled_out),
+                static_cast<unsigned long long>(st.traces_head_dropped), cpu, peak_rss_kib());
+    return 0;
+}
