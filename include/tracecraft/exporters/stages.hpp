@@ -1,0 +1,155 @@
+// TraceCraft C++ — export stages: exporters that wrap exporters (the seed guide's names).
+//
+//   auto otlp  = std::make_shared<my_exporter>();
+//   auto batch = std::make_shared<tracecraft::async_batch_exporter>(otlp, batch_options{});
+//   auto limit = std::make_shared<tracecraft::rate_limited_exporter>(batch, 50.0, 10, false);
+//   cfg.exporters = {limit};
+//
+// Every stage runs as coroutines on the runtime's pipeline strand — a worker is a coroutine,
+// never a thread — and every queue is bounded with an explicit, counted overflow. force_flush()
+// and shutdown() drain the stage and then its inner exporter: nothing accepted is lost.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "tracecraft/config.hpp"
+#include "tracecraft/exporter.hpp"
+
+namespace tracecraft {
+
+/// Counters shared by the stages (all since construction).
+struct exporter_stats {
+    std::uint64_t exported_traces = 0;   ///< handed to the inner exporter and acknowledged
+    std::uint64_t exported_spans = 0;
+    std::uint64_t batches = 0;           ///< inner export calls that succeeded
+    std::uint64_t dropped_traces = 0;    ///< refused: queue full or rate limit (non-blocking)
+    std::uint64_t errors = 0;            ///< inner export calls that failed (after retries)
+    std::uint64_t failed_traces = 0;
+    std::uint64_t retries = 0;           ///< retrying_exporter only
+};
+
+/// Called with a failed batch and the error text (on the pipeline strand).
+using error_callback = std::function<void(const span_batch&, const std::string&)>;
+/// Called for each trace dropped because a queue was full.
+using drop_callback = std::function<void(const trace_view&)>;
+
+namespace detail {
+struct stage_state;
+}
+
+/// The seed's AsyncBatchExporter: buffers traces and hands real batches (one inner call per
+/// batch) to `inner` when `batch_size` traces are queued or `flush_interval` has passed since
+/// the oldest queued trace. Returns to the pipeline at once: the inner export never delays it.
+class async_batch_exporter final : public exporter {
+public:
+    struct options {
+        std::size_t batch_size = 50;                           ///< traces per inner call
+        std::chrono::milliseconds flush_interval{5000};
+        std::size_t max_queue_size = 1000;                     ///< traces; beyond: dropped, counted
+        error_callback on_error;
+        drop_callback on_drop;
+    };
+    async_batch_exporter(exporter_ptr inner, options opts);
+    explicit async_batch_exporter(exporter_ptr inner) : async_batch_exporter(std::move(inner), options{}) {}
+    ~async_batch_exporter() override;
+
+    [[nodiscard]] std::string_view name() const noexcept override { return "async_batch"; }
+    void start(const exporter_environment& env) override;
+    boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    boost::asio::awaitable<void> force_flush() override;
+    boost::asio::awaitable<void> shutdown() override;
+
+    [[nodiscard]] exporter_stats get_stats() const noexcept;
+    /// Traces waiting in the queue.
+    [[nodiscard]] std::size_t queue_size() const noexcept;
+    /// Queued plus being exported.
+    [[nodiscard]] std::size_t pending_count() const noexcept;
+    [[nodiscard]] bool is_healthy() const noexcept;
+
+private:
+    std::shared_ptr<detail::stage_state> st_;
+};
+
+/// The seed's AsyncExporter: exports traces one by one with `num_workers` concurrent export
+/// coroutines (not threads) pulling from a bounded queue.
+class async_exporter final : public exporter {
+public:
+    struct options {
+        std::size_t queue_size = 1000;   ///< traces
+        std::size_t num_workers = 1;
+        error_callback on_error;
+        drop_callback on_drop;
+    };
+    async_exporter(exporter_ptr inner, options opts);
+    explicit async_exporter(exporter_ptr inner) : async_exporter(std::move(inner), options{}) {}
+    ~async_exporter() override;
+
+    [[nodiscard]] std::string_view name() const noexcept override { return "async"; }
+    void start(const exporter_environment& env) override;
+    boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    boost::asio::awaitable<void> force_flush() override;
+    boost::asio::awaitable<void> shutdown() override;
+
+    [[nodiscard]] exporter_stats get_stats() const noexcept;
+    [[nodiscard]] std::size_t queue_size() const noexcept;
+    [[nodiscard]] std::size_t pending_count() const noexcept;
+    /// True while workers run and the queue is below 90 % of capacity.
+    [[nodiscard]] bool is_healthy() const noexcept;
+
+private:
+    std::shared_ptr<detail::stage_state> st_;
+};
+
+/// The seed's RateLimitedExporter: a token bucket of `rate` traces per second with `burst`
+/// capacity (starts full). Non-blocking: traces beyond the available tokens are dropped and
+/// counted (dropped_count()). Blocking: the export awaits a timer until tokens are available —
+/// it never sleeps a thread.
+class rate_limited_exporter final : public exporter {
+public:
+    rate_limited_exporter(exporter_ptr inner, double rate = 100.0, double burst = 10.0, bool blocking = true);
+    ~rate_limited_exporter() override;
+
+    [[nodiscard]] std::string_view name() const noexcept override { return "rate_limited"; }
+    void start(const exporter_environment& env) override;
+    boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    boost::asio::awaitable<void> force_flush() override;
+    boost::asio::awaitable<void> shutdown() override;
+
+    [[nodiscard]] std::uint64_t dropped_count() const noexcept;
+    [[nodiscard]] exporter_stats get_stats() const noexcept;
+
+private:
+    std::shared_ptr<detail::stage_state> st_;
+};
+
+/// The seed's RetryingExporter: retries an inner export that failed with `retryable` set, up to
+/// `max_retries` times, waiting min(base × 2^(n-1), max) × uniform(0.5, 1.0) before retry n
+/// (exponential backoff with jitter, on a timer). Non-retryable failures return at once.
+class retrying_exporter final : public exporter {
+public:
+    struct options {
+        std::uint32_t max_retries = 3;
+        std::chrono::milliseconds base_delay{100};
+        std::chrono::milliseconds max_delay{30000};
+    };
+    retrying_exporter(exporter_ptr inner, options opts);
+    explicit retrying_exporter(exporter_ptr inner) : retrying_exporter(std::move(inner), options{}) {}
+    ~retrying_exporter() override;
+
+    [[nodiscard]] std::string_view name() const noexcept override { return "retrying"; }
+    void start(const exporter_environment& env) override;
+    boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    boost::asio::awaitable<void> force_flush() override;
+    boost::asio::awaitable<void> shutdown() override;
+
+    [[nodiscard]] exporter_stats get_stats() const noexcept;
+
+private:
+    std::shared_ptr<detail::stage_state> st_;
+};
+
+} // namespace tracecraft
