@@ -4,6 +4,7 @@
 #include "tracecraft/async.hpp"
 #include "tracecraft/attribute.hpp"
 #include "tracecraft/config.hpp"
+#include "tracecraft/config_loader.hpp"
 #include "tracecraft/executor.hpp"
 #include "tracecraft/exporter.hpp"
 #include "tracecraft/ids.hpp"
