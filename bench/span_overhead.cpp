@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
     cfg.batch_size = 512;
     cfg.max_queue_spans = 2048;
     cfg.exporters = {sink};
+    // W1-W3 compare span cost against SDKs that do not redact; W4 measures redaction.
+    cfg.redaction.enabled = false;
     if (mode == "w2") {
         cfg.sampling.rate = 0.0;
         cfg.sampling.always_keep_errors = false;

@@ -203,6 +203,10 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
                    (!rate_all && (cfg.sampling.always_keep_errors || cfg.sampling.always_keep_slow));
     for (const auto& r : cfg.sampling.rules) rule_thresholds.push_back(rate_to_threshold(r.rate));
     for (const auto& e : cfg.exporters) deliveries.push_back(delivery{e, {}, false});
+    if (cfg.redaction.enabled) {
+        redact = std::make_unique<redactor>(cfg.redaction);   // compiled once; throws config_error
+        scratch = std::make_unique<redaction_scratch>(redact->make_scratch());
+    }
     svc.add(this);
 }
 
@@ -324,6 +328,8 @@ void runtime_core::dispatch_batches_on_strand(bool force) {
         }
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
         pending_spans -= spans;
+        if (redact)
+            for (const auto& t : take) redact_trace(t.get());
         auto b = std::make_shared<inflight_batch>();
         b->batch = span_batch(std::move(take));
         b->remaining = deliveries.size();
@@ -334,6 +340,91 @@ void runtime_core::dispatch_batches_on_strand(bool force) {
         for (std::size_t d = 0; d < deliveries.size(); ++d) {
             deliveries[d].batches.push_back(b);
             start_delivery(d);
+        }
+    }
+}
+
+namespace {
+
+/// Redacts every string value of one attribute list in place. Returns true if anything changed.
+bool redact_list(span_record& r, attr_list& list, std::string_view section, const redactor& red,
+                 redaction_scratch& scratch, std::string& out, std::string& path) {
+    bool changed = false;
+    const bool paths = !red.config().rules.empty();
+    for (attr_chunk* c = list.head; c; c = c->next) {
+        for (std::uint32_t i = 0; i < c->n; ++i) {
+            attr_entry& e = c->e[i];
+            std::optional<std::string> whole;
+            if (paths) {
+                path.assign(section).append(".").append(e.key.view());
+                whole = red.field_replacement(path);
+            }
+            auto one = [&](std::string_view text, str_ref& dst) {
+                if (whole) {
+                    dst = r.copy(*whole);
+                    changed = true;
+                    return;
+                }
+                if (!red.redact(text, out, scratch).empty()) {
+                    dst = r.copy(out);
+                    changed = true;
+                }
+            };
+            if (e.value.type() == value_type::string) {
+                str_ref s{e.value.as_string().data(), static_cast<std::uint32_t>(e.value.as_string().size())};
+                one(s.view(), s);
+                e.value.set_string(s.p, s.n);
+            } else if (e.value.type() == value_type::string_array) {
+                auto* arr = const_cast<std::string_view*>(e.value.as_string_array().data());
+                for (std::uint32_t k = 0; k < e.value.array_size(); ++k) {
+                    str_ref s{arr[k].data(), static_cast<std::uint32_t>(arr[k].size())};
+                    one(s.view(), s);
+                    arr[k] = s.view();
+                }
+            }
+        }
+    }
+    return changed;
+}
+
+void mask_list(span_record& r, attr_list& list) {
+    const str_ref masked = r.copy("[REDACTED]");
+    for (attr_chunk* c = list.head; c; c = c->next)
+        for (std::uint32_t i = 0; i < c->n; ++i) {
+            attr_entry& e = c->e[i];
+            if (e.value.type() == value_type::string) e.value.set_string(masked.p, masked.n);
+            if (e.value.type() == value_type::string_array) {
+                auto* arr = const_cast<std::string_view*>(e.value.as_string_array().data());
+                for (std::uint32_t k = 0; k < e.value.array_size(); ++k) arr[k] = masked.view();
+            }
+        }
+}
+
+} // namespace
+
+void runtime_core::redact_trace(trace_buffer* t) {
+    std::string out, path;
+    for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) {
+        try {
+            bool changed = redact_list(*r, r->attrs, "attributes", *redact, *scratch, out, path);
+            changed |= redact_list(*r, r->inputs, "inputs", *redact, *scratch, out, path);
+            changed |= redact_list(*r, r->outputs, "outputs", *redact, *scratch, out, path);
+            for (event_record* e = r->events_head; e; e = e->next)
+                changed |= redact_list(*r, e->attrs, "events", *redact, *scratch, out, path);
+            if (r->status_message.n && !redact->redact(r->status_message.view(), out, *scratch).empty()) {
+                r->status_message = r->copy(out);
+                changed = true;
+            }
+            if (changed) stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
+        } catch (const std::exception& ex) {
+            // fail closed: never export a span we could not scan
+            mask_list(*r, r->attrs);
+            mask_list(*r, r->inputs);
+            mask_list(*r, r->outputs);
+            for (event_record* e = r->events_head; e; e = e->next) mask_list(*r, e->attrs);
+            if (r->status_message.n) r->status_message = r->copy("[REDACTED]");
+            stats.redaction_failures.fetch_add(1, std::memory_order_relaxed);
+            logger()->error("redaction failed, span fully masked: {}", ex.what());
         }
     }
 }
@@ -526,6 +617,8 @@ runtime_stats runtime::stats() const noexcept {
     r.spans_export_failed = s.spans_export_failed.load();
     r.batches_exported = s.batches_exported.load();
     r.queue_spans = core_->pipeline_spans.load();
+    r.spans_redacted = s.spans_redacted.load();
+    r.redaction_failures = s.redaction_failures.load();
     return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "mpsc_queue.hpp"
 #include "tracecraft/config.hpp"
+#include "tracecraft/redaction.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/runtime.hpp"
 
@@ -34,6 +35,8 @@ struct counters {
     std::atomic<std::uint64_t> spans_exported{0};
     std::atomic<std::uint64_t> spans_export_failed{0};
     std::atomic<std::uint64_t> batches_exported{0};
+    std::atomic<std::uint64_t> spans_redacted{0};
+    std::atomic<std::uint64_t> redaction_failures{0};
 };
 
 /// Flag shared with an io_context service: set when the io_context begins destruction.
@@ -69,6 +72,9 @@ struct runtime_core {
     std::atomic<bool> warned_after_shutdown{false};
     counters stats;
 
+    std::unique_ptr<redactor> redact;             ///< null when redaction is disabled
+    std::unique_ptr<redaction_scratch> scratch;   ///< strand-only
+
     // --- strand-only state ---
     std::unique_ptr<boost::asio::steady_timer> flush_timer;
     bool timer_armed = false;
@@ -98,6 +104,7 @@ struct runtime_core {
     void arm_timer_on_strand();
     void dispatch_batches_on_strand(bool force);
     void start_delivery(std::size_t i);
+    void redact_trace(trace_buffer* t);
     void check_waiters_on_strand();
     [[nodiscard]] bool idle_on_strand() const noexcept;
 };

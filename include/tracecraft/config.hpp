@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tracecraft/exporter.hpp"
+#include "tracecraft/redaction.hpp"
 
 namespace tracecraft {
 
@@ -66,6 +67,10 @@ struct trace_config {
     std::string service_name = "tracecraft";
     std::string environment = "development";
     sampling_config sampling;
+    /// PII/secret redaction of every string a kept span carries (on by default, as in the
+    /// seed's "privacy-first" RedactionConfig). Runs on the pipeline strand, never on the
+    /// producer's path; a trace the sampler drops is never scanned.
+    redaction_config redaction;
     processor_order order = processor_order::safety;
     /// Spans nested deeper than this are not recorded (counted in stats).
     std::uint32_t max_step_depth = 100;

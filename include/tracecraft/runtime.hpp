@@ -41,6 +41,8 @@ struct runtime_stats {
     std::uint64_t spans_exported = 0;         ///< acknowledged by every exporter
     std::uint64_t spans_export_failed = 0;    ///< some exporter reported failure
     std::uint64_t batches_exported = 0;
+    std::uint64_t spans_redacted = 0;         ///< spans in which at least one value changed
+    std::uint64_t redaction_failures = 0;     ///< spans fully masked because scanning failed
     std::uint64_t queue_spans = 0;            ///< currently queued (gauge)
 };
 

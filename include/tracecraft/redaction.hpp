@@ -1,0 +1,106 @@
+// TraceCraft C++ — PII and secret redaction with one compiled Hyperscan database.
+//
+// The Python SDK's default rules, with their known flaws fixed: every rule is matched in one
+// pass (no sequential rewriting), overlapping matches resolve to the longest (then the most
+// specific) match, credit cards must pass the Luhn check and stand alone (no leaked tail
+// digits, no mangled timestamps), "sk-" keys must start a token, and private keys are
+// redacted as whole blocks. Rules: email, phone, credit_card, ssn, ipv4, anthropic_api_key,
+// openai_api_key, aws_access_key, aws_secret_key (keyword-anchored), bearer_token,
+// github_token, google_api_key, azure_connection_string, generic_api_key_param,
+// private_key, slack_token, stripe_key, password_field.
+//
+// Modes: mask ("[REDACTED]" or the rule's replacement), hash ("[HASH:<16 hex>]" = keyed
+// HMAC-SHA256, so hashes are not reversible by dictionary), remove (""). Field-path rules
+// replace a whole value without scanning. Allowlists keep exact strings or full matches of
+// patterns. A redactor is immutable after construction and shareable; each scanning context
+// (strand) owns a scratch from make_scratch().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracecraft {
+
+enum class redaction_mode { mask, hash, remove };
+
+/// A custom rule (the seed's RedactionRule). `pattern` uses Hyperscan's PCRE subset and must
+/// support start-of-match reporting; `field_paths` replace whole values by key or dotted path
+/// ("api_key", "inputs.api_key", "attributes.credentials.api_key").
+struct redaction_rule {
+    std::string name;
+    std::string pattern;
+    std::vector<std::string> field_paths;
+    std::optional<std::string> replacement;   ///< overrides the mode for this rule's matches
+};
+
+/// The seed's RedactionConfig.
+struct redaction_config {
+    bool enabled = true;
+    redaction_mode mode = redaction_mode::mask;
+    bool include_defaults = true;
+    std::vector<redaction_rule> rules;
+    std::vector<std::string> allowlist;           ///< matched text kept when equal to one of these
+    std::vector<std::string> allowlist_patterns;  ///< ... or fully matching one of these (ECMAScript regex)
+    std::string hash_key;                         ///< HMAC key for hash mode; empty: random per process
+    std::vector<std::string> disabled_defaults;   ///< names of default rules to leave out
+};
+
+/// One match that was replaced.
+struct redaction_match {
+    std::size_t start = 0, end = 0;   ///< byte offsets in the input
+    std::string_view rule;
+};
+
+namespace detail {
+struct redactor_impl;
+struct scan_scratch;
+} // namespace detail
+
+/// Per-scanning-context scratch space (Hyperscan scratch). Not thread-safe: one per strand.
+class redaction_scratch {
+public:
+    redaction_scratch();
+    ~redaction_scratch();
+    redaction_scratch(redaction_scratch&&) noexcept;
+    redaction_scratch& operator=(redaction_scratch&&) noexcept;
+    [[nodiscard]] detail::scan_scratch* get() const noexcept { return s_.get(); }
+
+private:
+    friend class redactor;
+    std::unique_ptr<detail::scan_scratch> s_;
+};
+
+class redactor {
+public:
+    /// Compiles every pattern into one database. Throws config_error naming the rule.
+    explicit redactor(const redaction_config& config);
+    ~redactor();
+    redactor(const redactor&) = delete;
+    redactor& operator=(const redactor&) = delete;
+
+    [[nodiscard]] redaction_scratch make_scratch() const;
+
+    /// Redacts `text` into `out`; returns the replaced matches (offsets in `text`).
+    /// Throws std::runtime_error if the scan fails (callers fail closed).
+    std::vector<redaction_match> redact(std::string_view text, std::string& out, redaction_scratch& scratch) const;
+    /// Convenience: redacted copy (uses an internal scratch; not for concurrent use).
+    [[nodiscard]] std::string redact(std::string_view text) const;
+
+    /// If a field-path rule covers `path` (or its last component), the replacement text.
+    [[nodiscard]] std::optional<std::string> field_replacement(std::string_view path) const;
+    /// The replacement text for `matched` under rule `rule` (mode, rule replacement, HMAC).
+    [[nodiscard]] std::string replacement_for(std::string_view matched, std::string_view rule) const;
+
+    [[nodiscard]] const redaction_config& config() const noexcept;
+    [[nodiscard]] std::vector<std::string> rule_names() const;
+
+private:
+    std::unique_ptr<detail::redactor_impl> impl_;
+    mutable std::unique_ptr<redaction_scratch> own_scratch_;
+};
+
+} // namespace tracecraft

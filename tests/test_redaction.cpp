@@ -1,0 +1,246 @@
+// Redaction: each default rule (positive and negative), modes, field paths, allowlists,
+// overlap resolution, Luhn, invalid UTF-8, a 64 MiB value, a planted-PII corpus.
+#include <random>
+
+#include "test_util.hpp"
+#include "tracecraft/redaction.hpp"
+
+using namespace tracecraft;
+
+namespace {
+const redactor& default_redactor() {
+    static redactor r{redaction_config{}};
+    return r;
+}
+std::string R(std::string_view s) { return default_redactor().redact(s); }
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(redaction)
+
+BOOST_AUTO_TEST_CASE(each_default_rule_positive) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"Contact john.doe@example.com now", "Contact [REDACTED] now"},
+        {"Call 555-123-4567 or (555) 123-4567 or +1-555-123-4567", "Call [REDACTED] or [REDACTED] or [REDACTED]"},
+        {"Card 4111-1111-1111-1111 and 4111 1111 1111 1111 and 4111111111111111",
+         "Card [REDACTED] and [REDACTED] and [REDACTED]"},
+        {"ssn 123-45-6789.", "ssn [REDACTED]."},
+        {"host 192.168.10.254 up", "host [REDACTED] up"},
+        {"key sk-proj-abcdefghijklmnop1234 end", "key [REDACTED] end"},
+        {"anthropic sk-ant-api03-abcdefghijklmnopqrstuv end", "anthropic [REDACTED] end"},
+        {"AKIAIOSFODNN7EXAMPLE here", "[REDACTED] here"},
+        {"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"},
+        {"Authorization: Bearer aaa.bbb.ccc", "Authorization: [REDACTED]"},
+        {"token ghp_abcdefghijklmnopqrstuvwxyz0123456789 x", "token [REDACTED] x"},
+        {"g AIzaSyA1234567890abcdefghijklmnopqrstuv x", "g [REDACTED] x"},
+        {"DefaultEndpointsProtocol=https;AccountKey=abcdefghijklmnopqrstuvwxyz0123==;", "DefaultEndpointsProtocol=https;[REDACTED];"},
+        {"url?api_key=abcd1234efgh", "url?[REDACTED]"},
+        {"slack xoxb-1234567890-abcdefghij x", "slack [REDACTED] x"},
+        {"stripe sk_live_abcdefghijklmnopqrstuvwx x", "stripe [REDACTED] x"},
+        {"password=hunter22", "[REDACTED]"},
+    };
+    for (const auto& [in, expected] : cases) BOOST_TEST(R(in) == expected, "input: " << in);
+}
+
+BOOST_AUTO_TEST_CASE(private_key_blocks_are_redacted_whole) {
+    const std::string pem = "cfg\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDREVG\n"
+                            "-----END OPENSSH PRIVATE KEY-----\nafter";
+    BOOST_TEST(R(pem) == "cfg\n[REDACTED]\nafter");
+    BOOST_TEST(R("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB...") == "[REDACTED]");   // cut off: fail closed
+}
+
+BOOST_AUTO_TEST_CASE(default_rules_negative_cases) {
+    const char* clean[] = {
+        "ts 1700000000123",                                    // timestamp, not a phone or a card
+        "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709",       // 40 hex chars without AWS keyword
+        "order 4111111111111112 fails Luhn",
+        "task-abcdefghijklmnop is not an sk- key",
+        "version 1.2.3.456 and 300.1.1.1",
+        "12345678901234567890123",                             // 23 digits: no card
+        "email me at john at example dot com",
+        "max_tokens: 1000",
+        "2024-01-15 10:30:00",
+        "call extension 12345",
+    };
+    for (const char* c : clean) BOOST_TEST(R(c) == c, "changed: " << c);
+}
+
+BOOST_AUTO_TEST_CASE(overlaps_resolve_to_the_longest_most_specific_match) {
+    redaction_config c;
+    c.mode = redaction_mode::hash;
+    c.hash_key = "k";
+    const redactor r(c);
+    redaction_scratch s = r.make_scratch();
+    std::string out;
+    auto m = r.redact("card 4111111111111111 end", out, s);
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    BOOST_TEST(m[0].rule == "credit_card");   // not a phone match on the first 10 digits
+    m = r.redact("x sk-ant-api03-abcdefghijklmnop y", out, s);
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    BOOST_TEST(m[0].rule == "anthropic_api_key");
+    BOOST_TEST(m[0].start == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(modes_mask_hash_remove_and_rule_replacement) {
+    redaction_config hash;
+    hash.mode = redaction_mode::hash;
+    hash.hash_key = "secret-key";
+    const redactor h(hash);
+    const std::string a = h.redact("mail a@b.io");
+    BOOST_TEST(a.rfind("mail [HASH:", 0) == 0u);
+    BOOST_TEST(a.size() == std::string("mail [HASH:0123456789abcdef]").size());
+    BOOST_TEST(h.redact("mail a@b.io") == a);                 // deterministic for a key
+    redaction_config other = hash;
+    other.hash_key = "another-key";
+    BOOST_TEST(redactor(other).redact("mail a@b.io") != a);   // keyed: not a plain SHA-256
+    redaction_config rm;
+    rm.mode = redaction_mode::remove;
+    BOOST_TEST(redactor(rm).redact("mail a@b.io end") == "mail  end");
+    redaction_config custom;
+    custom.include_defaults = false;
+    custom.rules.push_back(redaction_rule{"employee_id", "EMP-[0-9]{6}", {}, std::string("<EMPLOYEE>")});
+    BOOST_TEST(redactor(custom).redact("id EMP-123456, mail a@b.io") == "id <EMPLOYEE>, mail a@b.io");
+}
+
+BOOST_AUTO_TEST_CASE(field_paths_and_allowlists) {
+    redaction_config c;
+    c.rules.push_back(redaction_rule{"api_key_field", "", {"api_key", "attributes.credentials.token"}, std::nullopt});
+    c.allowlist = {"support@example.com"};
+    c.allowlist_patterns = {"10\\.0\\.0\\.[0-9]+"};
+    const redactor r(c);
+    BOOST_TEST(r.field_replacement("inputs.api_key").value_or("none") == "[REDACTED]");
+    BOOST_TEST(r.field_replacement("api_key").value_or("none") == "[REDACTED]");
+    BOOST_TEST(r.field_replacement("attributes.credentials.token").value_or("none") == "[REDACTED]");
+    BOOST_TEST(!r.field_replacement("inputs.query").has_value());
+    BOOST_TEST(r.redact("write to support@example.com or bob@example.com") == "write to support@example.com or [REDACTED]");
+    BOOST_TEST(r.redact("hosts 10.0.0.7 and 192.168.1.1") == "hosts 10.0.0.7 and [REDACTED]");
+}
+
+BOOST_AUTO_TEST_CASE(bad_rules_fail_with_the_rule_named) {
+    redaction_config c;
+    c.rules.push_back(redaction_rule{"broken", "([a-z]+", {}, std::nullopt});
+    try {
+        redactor r(c);
+        BOOST_ERROR("accepted a broken pattern");
+    } catch (const config_error& e) {
+        BOOST_TEST(e.field().find("broken") != std::string::npos);
+    }
+    redaction_config d;
+    d.disabled_defaults = {"no_such_rule"};
+    BOOST_CHECK_THROW(redactor{d}, config_error);
+    redaction_config e;
+    e.rules.push_back(redaction_rule{"", "x", {}, std::nullopt});
+    BOOST_CHECK_THROW(redactor{e}, config_error);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_scanned_as_bytes) {
+    const char raw[] = "\xff\xfe bad \xc3 bytes a@b.io \x80\x81";
+    const std::string in(raw, sizeof(raw) - 1);
+    const std::string out = R(in);
+    BOOST_TEST(out.find("a@b.io") == std::string::npos);
+    BOOST_TEST(out.find("\xff\xfe bad \xc3 bytes ") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_64_mib_value) {
+    std::string big;
+    big.reserve(64u << 20);
+    const std::string filler = "The quick brown fox jumps over the lazy dog while the agent thinks. ";
+    std::size_t planted = 0;
+    while (big.size() < (64u << 20) - 200) {
+        big += filler;
+        if (big.size() % 1000000 < filler.size()) {
+            big += "mail user" + std::to_string(planted++) + "@example.org ";
+        }
+    }
+    const std::string out = R(big);
+    BOOST_TEST(planted > 50u);
+    BOOST_TEST(out.find("@example.org") == std::string::npos);   // every planted email, across windows
+    std::size_t n = 0;
+    for (std::size_t p = out.find("[REDACTED]"); p != std::string::npos; p = out.find("[REDACTED]", p + 1)) ++n;
+    BOOST_TEST(n == planted);
+}
+
+BOOST_AUTO_TEST_CASE(planted_corpus_recall_and_clean_text_untouched) {
+    std::mt19937 rng(42);
+    const char* words[] = {"agent", "model", "answer", "the", "weather", "is", "sunny", "retrieval", "documents", "and",
+                           "tool", "call", "returned", "results", "quickly", "for", "user", "question", "about", "travel"};
+    const char* pii[] = {"alice@example.com", "555-867-5309", "4242 4242 4242 4242", "078-05-1120", "10.1.2.3",
+                         "sk-abcdefghijklmnopqrstuvwx", "AKIAABCDEFGHIJKLMNOP", "Bearer eyJhbGciOi.eyJzdWIi.SflKxw"};
+    std::size_t planted = 0, found = 0;
+    for (int doc = 0; doc < 200; ++doc) {
+        std::string text, clean;
+        std::vector<std::string> secrets;
+        const int len = 1024 + static_cast<int>(rng() % 8192);
+        while (static_cast<int>(text.size()) < len) {
+            const std::string w = words[rng() % std::size(words)];
+            text += w + " ";
+            clean += w + " ";
+            if (rng() % 40 == 0) {
+                const std::string p = pii[rng() % std::size(pii)];
+                text += p + " ";
+                secrets.push_back(p);
+            }
+        }
+        const std::string out = R(text);
+        for (const auto& s : secrets) {
+            ++planted;
+            if (out.find(s) == std::string::npos) ++found;
+        }
+        BOOST_TEST_REQUIRE(R(clean) == clean);   // precision: clean text is untouched
+    }
+    BOOST_TEST(planted > 100u);
+    BOOST_TEST(found == planted);   // recall 100 %
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pipeline_redaction)
+
+BOOST_AUTO_TEST_CASE(every_string_a_span_carries_is_redacted_before_export) {
+    trace_config cfg;
+    cfg.redaction.rules.push_back(redaction_rule{"token_field", "", {"inputs.auth_token"}, std::nullopt});
+    cfg.sampling.rate = 0.0;   // only the error trace is kept; the dropped one is never scanned
+    tc_test::traced_env env(cfg);
+    {
+        run_options o;
+        o.user_id = "bob@example.com";
+        o.input = "my card is 4111 1111 1111 1111";
+        run_scope run("support_agent", o);
+        run.set_attribute("note", "call me at 555-123-4567")
+            .set_attribute("contacts", {"a@b.io", "plain"})
+            .set_input("auth_token", "opaque-value-without-pattern")
+            .set_output("answer", "sent to alice@example.com");
+        run.add_event("tool_log", {{"line", "key sk-abcdefghijklmnopqrst used"}});
+        run.set_status(status_code::error, "failed for 078-05-1120");
+    }
+    { run_scope clean("dropped_run"); clean.set_attribute("email", "x@y.io"); }
+    const auto spans = env.finish();
+    BOOST_TEST_REQUIRE(spans.size() == 1u);
+    const auto& s = spans[0];
+    BOOST_TEST(tc_test::str(s.attribute("user.id")) == "[REDACTED]");
+    BOOST_TEST(tc_test::str(s.attribute("note")) == "call me at [REDACTED]");
+    BOOST_TEST((std::get<std::vector<std::string>>(s.attribute("contacts")) == std::vector<std::string>{"[REDACTED]", "plain"}));
+    BOOST_TEST(tc_test::str(s.input("input")) == "my card is [REDACTED]");
+    BOOST_TEST(tc_test::str(s.input("auth_token")) == "[REDACTED]");   // field path, no pattern needed
+    BOOST_TEST(tc_test::str(s.output("answer")) == "sent to [REDACTED]");
+    BOOST_TEST(tc_test::str(s.events.at(0).attributes.at(0).second) == "key [REDACTED] used");
+    BOOST_TEST(s.status_message == "failed for [REDACTED]");
+    BOOST_TEST(env.rt->stats().spans_redacted == 1u);
+    BOOST_TEST(env.rt->stats().redaction_failures == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(redaction_can_be_disabled) {
+    trace_config cfg;
+    cfg.redaction.enabled = false;
+    tc_test::traced_env env(cfg);
+    { span_scope s("raw"); s.set_attribute("email", "x@y.io"); }
+    BOOST_TEST(tc_test::str(tc_test::get_span(env.finish(), "raw").attribute("email")) == "x@y.io");
+}
+
+BOOST_AUTO_TEST_CASE(a_broken_custom_pattern_fails_runtime_construction) {
+    trace_config cfg;
+    cfg.redaction.rules.push_back(redaction_rule{"bad", "(unclosed", {}, std::nullopt});
+    boost::asio::io_context ioc;
+    BOOST_CHECK_THROW(runtime(ioc, cfg), config_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
