@@ -289,29 +289,47 @@ std::string redactor::replacement_for(std::string_view matched, std::string_view
     }
 }
 
-std::vector<redaction_match> redactor::redact(std::string_view text, std::string& out, redaction_scratch& scratch) const {
-    const auto& im = *impl_;
+bool redactor::session::step() {
+    if (done_) return true;
+    const auto& im = *r_->impl_;
+    if (!im.db || text_.empty()) {
+        done_ = true;
+        return true;
+    }
+    // windows overlap so that a match crossing a boundary is seen whole by one window
+    constexpr std::size_t overlap = 8 << 10;
+    const std::size_t len = std::min(text_.size() - off_, window + overlap);
+    std::vector<detail::candidate> part;
+    const hs_error_t rc = hs_scan(im.db, text_.data() + off_, static_cast<unsigned>(len), 0, scratch_->get()->s,
+                                  detail::on_match, &part);
+    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+    const bool last = off_ + len >= text_.size();
+    for (const auto& c : part) {
+        if (c.s >= window && !last) continue;   // belongs to the next window
+        raw_.push_back(static_cast<std::uint64_t>(c.s + off_));
+        raw_.push_back(static_cast<std::uint64_t>(c.e + off_));
+        raw_.push_back(c.rule);
+    }
+    off_ += window;
+    done_ = last;
+    return done_;
+}
+
+std::vector<redaction_match> redactor::session::finish(std::string& out) {
+    while (!step()) {
+    }
+    const auto& im = *r_->impl_;
+    const std::string_view text = text_;
     std::vector<redaction_match> result;
     out.clear();
-    if (!im.db || text.empty()) {
+    std::vector<detail::candidate> raw;
+    raw.reserve(raw_.size() / 3);
+    for (std::size_t i = 0; i + 2 < raw_.size(); i += 3)
+        raw.push_back(detail::candidate{static_cast<std::size_t>(raw_[i]), static_cast<std::size_t>(raw_[i + 1]),
+                                        static_cast<std::uint32_t>(raw_[i + 2])});
+    if (raw.empty()) {
         out.assign(text);
         return result;
-    }
-    std::vector<detail::candidate> raw;
-    // Large values are scanned in windows with an overlap, so one scan never holds the
-    // strand for long and memory for candidates stays bounded.
-    constexpr std::size_t window = 1 << 20, overlap = 8 << 10;
-    for (std::size_t off = 0; off < text.size(); off += window) {
-        const std::size_t len = std::min(text.size() - off, window + overlap);
-        std::vector<detail::candidate> part;
-        const hs_error_t rc = hs_scan(im.db, text.data() + off, static_cast<unsigned>(len), 0, scratch.get()->s,
-                                      detail::on_match, &part);
-        if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
-        for (auto& c : part) {
-            if (c.s >= window && off + len < text.size()) continue;   // belongs to the next window
-            raw.push_back(detail::candidate{c.s + off, c.e + off, c.rule});
-        }
-        if (off + len >= text.size()) break;
     }
     // one confirmed candidate per (rule, start): the longest end that the rule accepts
     std::sort(raw.begin(), raw.end(), [](const auto& a, const auto& b) {
@@ -361,11 +379,16 @@ std::vector<redaction_match> redactor::redact(std::string_view text, std::string
     out.reserve(text.size());
     for (const auto& m : result) {
         out.append(text.substr(pos, m.start - pos));
-        out.append(replacement_for(text.substr(m.start, m.end - m.start), m.rule));
+        out.append(r_->replacement_for(text.substr(m.start, m.end - m.start), m.rule));
         pos = m.end;
     }
     out.append(text.substr(pos));
     return result;
+}
+
+std::vector<redaction_match> redactor::redact(std::string_view text, std::string& out, redaction_scratch& scratch) const {
+    session s(*this, text, scratch);
+    return s.finish(out);
 }
 
 std::string redactor::redact(std::string_view text) const {

@@ -328,105 +328,150 @@ void runtime_core::dispatch_batches_on_strand(bool force) {
         }
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
         pending_spans -= spans;
-        if (redact)
-            for (const auto& t : take) redact_trace(t.get());
-        auto b = std::make_shared<inflight_batch>();
-        b->batch = span_batch(std::move(take));
-        b->remaining = deliveries.size();
-        if (deliveries.empty()) {
-            pipeline_spans.fetch_sub(spans, std::memory_order_acq_rel);
-            continue;
+        if (redact) {
+            to_process.push_back(std::move(take));
+            start_processor();
+        } else {
+            deliver(std::move(take));
         }
-        for (std::size_t d = 0; d < deliveries.size(); ++d) {
-            deliveries[d].batches.push_back(b);
-            start_delivery(d);
-        }
+    }
+}
+
+void runtime_core::deliver(std::vector<trace_ref> take) {
+    auto b = std::make_shared<inflight_batch>();
+    b->batch = span_batch(std::move(take));
+    b->remaining = deliveries.size();
+    if (deliveries.empty()) {
+        pipeline_spans.fetch_sub(b->batch.span_count(), std::memory_order_acq_rel);
+        return;
+    }
+    for (std::size_t d = 0; d < deliveries.size(); ++d) {
+        deliveries[d].batches.push_back(b);
+        start_delivery(d);
     }
 }
 
 namespace {
 
-/// Redacts every string value of one attribute list in place. Returns true if anything changed.
-bool redact_list(span_record& r, attr_list& list, std::string_view section, const redactor& red,
-                 redaction_scratch& scratch, std::string& out, std::string& path) {
-    bool changed = false;
-    const bool paths = !red.config().rules.empty();
-    for (attr_chunk* c = list.head; c; c = c->next) {
-        for (std::uint32_t i = 0; i < c->n; ++i) {
-            attr_entry& e = c->e[i];
-            std::optional<std::string> whole;
-            if (paths) {
-                path.assign(section).append(".").append(e.key.view());
-                whole = red.field_replacement(path);
-            }
-            auto one = [&](std::string_view text, str_ref& dst) {
-                if (whole) {
-                    dst = r.copy(*whole);
-                    changed = true;
-                    return;
-                }
-                if (!red.redact(text, out, scratch).empty()) {
-                    dst = r.copy(out);
-                    changed = true;
-                }
-            };
-            if (e.value.type() == value_type::string) {
-                str_ref s{e.value.as_string().data(), static_cast<std::uint32_t>(e.value.as_string().size())};
-                one(s.view(), s);
-                e.value.set_string(s.p, s.n);
-            } else if (e.value.type() == value_type::string_array) {
-                auto* arr = const_cast<std::string_view*>(e.value.as_string_array().data());
-                for (std::uint32_t k = 0; k < e.value.array_size(); ++k) {
-                    str_ref s{arr[k].data(), static_cast<std::uint32_t>(arr[k].size())};
-                    one(s.view(), s);
-                    arr[k] = s.view();
-                }
-            }
+/// One string a span carries: a scalar attribute value or one element of a string array.
+struct string_slot {
+    attr_entry* entry;
+    std::int32_t index;        ///< -1: scalar
+    const char* section;       ///< "attributes", "inputs", "outputs", "events"
+    std::string_view get() const {
+        return index < 0 ? entry->value.as_string() : entry->value.as_string_array()[static_cast<std::size_t>(index)];
+    }
+    void set(str_ref s) const {
+        if (index < 0) {
+            entry->value.set_string(s.p, s.n);
+        } else {
+            auto* arr = const_cast<std::string_view*>(entry->value.as_string_array().data());
+            arr[index] = s.view();
         }
     }
-    return changed;
-}
+};
 
-void mask_list(span_record& r, attr_list& list) {
-    const str_ref masked = r.copy("[REDACTED]");
+void collect(attr_list& list, const char* section, std::vector<string_slot>& out) {
     for (attr_chunk* c = list.head; c; c = c->next)
         for (std::uint32_t i = 0; i < c->n; ++i) {
             attr_entry& e = c->e[i];
-            if (e.value.type() == value_type::string) e.value.set_string(masked.p, masked.n);
-            if (e.value.type() == value_type::string_array) {
-                auto* arr = const_cast<std::string_view*>(e.value.as_string_array().data());
-                for (std::uint32_t k = 0; k < e.value.array_size(); ++k) arr[k] = masked.view();
+            if (e.value.type() == value_type::string) out.push_back(string_slot{&e, -1, section});
+            if (e.value.type() == value_type::string_array)
+                for (std::uint32_t k = 0; k < e.value.array_size(); ++k)
+                    out.push_back(string_slot{&e, static_cast<std::int32_t>(k), section});
+        }
+}
+
+/// Redacts one trace on the strand, yielding to the io_context every `redactor::window`
+/// bytes scanned so that a huge value never starves the user's handlers. A span whose scan
+/// fails is fully masked (fail closed) and counted.
+asio::awaitable<void> redact_trace(core_ref c, trace_buffer* t) {
+    const redactor& red = *c->redact;
+    std::vector<string_slot> slots;
+    std::string out, path;
+    std::size_t since_yield = 0;
+    const bool paths = !red.config().rules.empty();
+    for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) {
+        slots.clear();
+        collect(r->attrs, "attributes", slots);
+        collect(r->inputs, "inputs", slots);
+        collect(r->outputs, "outputs", slots);
+        for (event_record* e = r->events_head; e; e = e->next) collect(e->attrs, "events", slots);
+        bool changed = false, failed = false;
+        std::string failure;
+        for (const string_slot& slot : slots) {
+            if (paths) {
+                path.assign(slot.section).append(".").append(slot.entry->key.view());
+                if (auto whole = red.field_replacement(path)) {
+                    slot.set(r->copy(*whole));
+                    changed = true;
+                    continue;
+                }
+            }
+            try {
+                redactor::session session(red, slot.get(), *c->scratch);
+                while (!session.step()) {
+                    since_yield = 0;
+                    co_await asio::post(asio::use_awaitable);   // let other handlers run
+                }
+                since_yield += slot.get().size();
+                if (!session.finish(out).empty()) {
+                    slot.set(r->copy(out));
+                    changed = true;
+                }
+            } catch (const std::exception& ex) {
+                failed = true;
+                failure = ex.what();
+                break;
+            }
+            if (since_yield >= redactor::window) {
+                since_yield = 0;
+                co_await asio::post(asio::use_awaitable);
             }
         }
+        if (!failed && r->status_message.n) {
+            try {
+                if (!red.redact(r->status_message.view(), out, *c->scratch).empty()) {
+                    r->status_message = r->copy(out);
+                    changed = true;
+                }
+            } catch (const std::exception& ex) {
+                failed = true;
+                failure = ex.what();
+            }
+        }
+        if (failed) {
+            const str_ref masked = r->copy("[REDACTED]");
+            for (const string_slot& slot : slots) slot.set(masked);
+            if (r->status_message.n) r->status_message = masked;
+            c->stats.redaction_failures.fetch_add(1, std::memory_order_relaxed);
+            logger()->error("redaction failed, span fully masked: {}", failure);
+        } else if (changed) {
+            c->stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
+asio::awaitable<void> process_loop(core_ref c) {
+    while (!c->to_process.empty()) {
+        std::vector<trace_ref> traces = std::move(c->to_process.front());
+        c->to_process.pop_front();
+        for (const auto& t : traces) {
+            auto op = redact_trace(core_ref(c), t.get());   // named local: GCC 12 co_await rule
+            co_await std::move(op);
+        }
+        c->deliver(std::move(traces));
+    }
+    c->processing = false;
+    c->check_waiters_on_strand();
 }
 
 } // namespace
 
-void runtime_core::redact_trace(trace_buffer* t) {
-    std::string out, path;
-    for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) {
-        try {
-            bool changed = redact_list(*r, r->attrs, "attributes", *redact, *scratch, out, path);
-            changed |= redact_list(*r, r->inputs, "inputs", *redact, *scratch, out, path);
-            changed |= redact_list(*r, r->outputs, "outputs", *redact, *scratch, out, path);
-            for (event_record* e = r->events_head; e; e = e->next)
-                changed |= redact_list(*r, e->attrs, "events", *redact, *scratch, out, path);
-            if (r->status_message.n && !redact->redact(r->status_message.view(), out, *scratch).empty()) {
-                r->status_message = r->copy(out);
-                changed = true;
-            }
-            if (changed) stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
-        } catch (const std::exception& ex) {
-            // fail closed: never export a span we could not scan
-            mask_list(*r, r->attrs);
-            mask_list(*r, r->inputs);
-            mask_list(*r, r->outputs);
-            for (event_record* e = r->events_head; e; e = e->next) mask_list(*r, e->attrs);
-            if (r->status_message.n) r->status_message = r->copy("[REDACTED]");
-            stats.redaction_failures.fetch_add(1, std::memory_order_relaxed);
-            logger()->error("redaction failed, span fully masked: {}", ex.what());
-        }
-    }
+void runtime_core::start_processor() {
+    if (processing || to_process.empty()) return;
+    processing = true;
+    asio::co_spawn(strand, process_loop(core_ref(this)), asio::detached);
 }
 
 namespace {
@@ -465,7 +510,7 @@ void runtime_core::start_delivery(std::size_t i) {
 }
 
 bool runtime_core::idle_on_strand() const noexcept {
-    if (!pending.empty()) return false;
+    if (!pending.empty() || processing || !to_process.empty()) return false;
     for (const auto& d : deliveries)
         if (d.busy || !d.batches.empty()) return false;
     return true;

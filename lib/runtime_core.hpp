@@ -104,7 +104,10 @@ struct runtime_core {
     void arm_timer_on_strand();
     void dispatch_batches_on_strand(bool force);
     void start_delivery(std::size_t i);
-    void redact_trace(trace_buffer* t);
+    void deliver(std::vector<trace_ref> traces);
+    void start_processor();
+    std::deque<std::vector<trace_ref>> to_process;   ///< batches waiting for redaction
+    bool processing = false;
     void check_waiters_on_strand();
     [[nodiscard]] bool idle_on_strand() const noexcept;
 };

@@ -244,3 +244,61 @@ BOOST_AUTO_TEST_CASE(a_broken_custom_pattern_fails_runtime_construction) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pipeline_redaction_yields)
+
+namespace {
+struct tick_exporter final : exporter {
+    std::atomic<long>* ticks;
+    long at_export = -1;
+    std::size_t spans = 0;
+    explicit tick_exporter(std::atomic<long>* t) : ticks(t) {}
+    std::string_view name() const noexcept override { return "ticks"; }
+    boost::asio::awaitable<export_result> export_batch(span_batch b) override {
+        at_export = ticks->load();
+        spans += b.span_count();
+        co_return export_result::ok();
+    }
+};
+
+boost::asio::awaitable<void> ticker(std::atomic<long>* ticks, const bool* stop) {
+    while (!*stop) {
+        ++*ticks;
+        co_await boost::asio::post(boost::asio::use_awaitable);
+    }
+}
+
+boost::asio::awaitable<void> big_trace(std::string* value, std::atomic<long>* ticks, long* at_end) {
+    {
+        span_scope s("big");
+        s.set_attribute("blob", *value);
+    }
+    *at_end = ticks->load();
+    co_return;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_huge_value_is_scanned_in_steps_that_let_other_handlers_run) {
+    std::atomic<long> ticks{0};
+    bool stop = false;
+    long at_end = 0;
+    std::string value(32u << 20, 'a');
+    value.replace(value.size() / 2, 14, " x@example.io ");
+    auto exp = std::make_shared<tick_exporter>(&ticks);
+    boost::asio::io_context ioc(1);
+    trace_config cfg;
+    cfg.exporters = {exp};
+    cfg.flush_interval = std::chrono::milliseconds(1);
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    boost::asio::co_spawn(make_executor(ioc, rt.get()), ticker(&ticks, &stop), boost::asio::detached);
+    boost::asio::co_spawn(make_executor(ioc, rt.get()), big_trace(&value, &ticks, &at_end), boost::asio::detached);
+    while (exp->spans == 0) ioc.run_one();
+    stop = true;
+    ioc.run();
+    rt->shutdown();
+    // 32 MiB in 256 KiB windows = 128 steps; the ticker runs between steps on the same thread
+    BOOST_TEST(exp->at_export - at_end >= 100);
+    BOOST_TEST(rt->stats().spans_redacted == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -87,6 +87,27 @@ public:
     /// Redacts `text` into `out`; returns the replaced matches (offsets in `text`).
     /// Throws std::runtime_error if the scan fails (callers fail closed).
     std::vector<redaction_match> redact(std::string_view text, std::string& out, redaction_scratch& scratch) const;
+    /// The same in steps: scans at most `window` bytes per call to step(); the pipeline
+    /// co_awaits a post between steps so a huge value never starves other handlers.
+    class session {
+    public:
+        session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept
+            : r_(&r), text_(text), scratch_(&scratch) {}
+        /// Scans the next window; returns true when the whole text has been scanned.
+        bool step();
+        /// After the last step: builds `out` and returns the replaced matches.
+        std::vector<redaction_match> finish(std::string& out);
+
+    private:
+        const redactor* r_;
+        std::string_view text_;
+        redaction_scratch* scratch_;
+        std::size_t off_ = 0;
+        bool done_ = false;
+        std::vector<std::uint64_t> raw_;   // packed candidates (start, end, rule)
+    };
+    static constexpr std::size_t window = 256 * 1024;
+
     /// Convenience: redacted copy (uses an internal scratch; not for concurrent use).
     [[nodiscard]] std::string redact(std::string_view text) const;
 
