@@ -44,7 +44,7 @@ struct redaction_config {
     bool include_defaults = true;
     std::vector<redaction_rule> rules;
     std::vector<std::string> allowlist;           ///< matched text kept when equal to one of these
-    std::vector<std::string> allowlist_patterns;  ///< ... or fully matching one of these (ECMAScript regex)
+    std::vector<std::string> allowlist_patterns;  ///< ... or fully matching one of these (Hyperscan syntax)
     std::string hash_key;                         ///< HMAC key for hash mode; empty: random per process
     std::vector<std::string> disabled_defaults;   ///< names of default rules to leave out
 };

@@ -1,0 +1,108 @@
+// W4 of shared/reference/workloads.md: redaction throughput on one core, recall and precision.
+//
+//   redaction_throughput [megabytes]
+//
+// A deterministic corpus of attribute strings (1 KiB to 64 KiB of English-like prose) with PII
+// planted at known offsets: emails, phone numbers, credit cards, US SSNs, IPv4 addresses,
+// sk- keys, AWS AKIA keys, bearer tokens. All default rules, MASK mode. Recall = planted items
+// redacted; precision = redactions that cover a planted item. Prints one JSON line.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tracecraft/redaction.hpp"
+
+namespace {
+
+struct doc {
+    std::string text;
+    std::vector<std::pair<std::size_t, std::size_t>> planted;   // [start, end)
+};
+
+std::vector<doc> make_corpus(std::size_t total_bytes) {
+    std::mt19937_64 rng(20261124);
+    const char* words[] = {"the", "agent", "called", "a", "tool", "to", "fetch", "weather", "data", "and", "then",
+                           "summarised", "three", "documents", "about", "travel", "plans", "for", "next", "week",
+                           "while", "model", "latency", "stayed", "low", "with", "retrieval", "over", "vector",
+                           "index", "results", "ranked", "by", "relevance", "score"};
+    const char* pii[] = {"jane.doe@example.com", "(555) 123-4567", "4111 1111 1111 1111", "078-05-1120",
+                         "192.168.1.20", "sk-proj-abcdefghijklmnopqrstuvwx", "AKIAIOSFODNN7EXAMPLE",
+                         "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"};
+    std::vector<doc> docs;
+    std::size_t bytes = 0;
+    while (bytes < total_bytes) {
+        doc d;
+        const std::size_t len = 1024 + rng() % (63 * 1024);
+        while (d.text.size() < len) {
+            d.text += words[rng() % std::size(words)];
+            d.text += (rng() % 12 == 0) ? ". " : " ";
+            if (rng() % 120 == 0) {
+                const std::string p = pii[rng() % std::size(pii)];
+                d.planted.emplace_back(d.text.size(), d.text.size() + p.size());
+                d.text += p;
+                d.text += ' ';
+            }
+        }
+        bytes += d.text.size();
+        docs.push_back(std::move(d));
+    }
+    return docs;
+}
+
+double cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::size_t mb = argc > 1 ? std::stoul(argv[1]) : 64;
+    const auto corpus = make_corpus(mb << 20);
+    std::size_t bytes = 0, planted = 0;
+    for (const auto& d : corpus) {
+        bytes += d.text.size();
+        planted += d.planted.size();
+    }
+    const auto t_compile = std::chrono::steady_clock::now();
+    const tracecraft::redactor red{tracecraft::redaction_config{}};
+    const double compile_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_compile).count();
+    auto scratch = red.make_scratch();
+    std::string out;
+    std::size_t found = 0, redactions = 0, true_positive = 0;
+    const double cpu0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& d : corpus) {
+        const auto matches = red.redact(d.text, out, scratch);
+        redactions += matches.size();
+        std::size_t p = 0;
+        for (const auto& m : matches) {
+            bool covers = false;
+            for (const auto& [s, e] : d.planted)
+                if (m.start < e && s < m.end) covers = true;
+            true_positive += covers;
+        }
+        for (const auto& [s, e] : d.planted) {
+            for (; p < matches.size() && matches[p].end <= s; ++p) {
+            }
+            if (p < matches.size() && matches[p].start <= s && matches[p].end >= e) ++found;
+        }
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = cpu_seconds() - cpu0;
+    std::printf("{\"bench\":\"redaction_throughput\",\"bytes\":%zu,\"documents\":%zu,\"mb_per_s\":%.1f,"
+                "\"cpu_s\":%.3f,\"planted\":%zu,\"recall\":%.5f,\"redactions\":%zu,\"precision\":%.5f,"
+                "\"compile_ms\":%.1f,\"rules\":%zu}\n",
+                bytes, corpus.size(), static_cast<double>(bytes) / 1e6 / secs, cpu, planted,
+                planted ? static_cast<double>(found) / static_cast<double>(planted) : 1.0, redactions,
+                redactions ? static_cast<double>(true_positive) / static_cast<double>(redactions) : 1.0, compile_ms,
+                red.rule_names().size());
+    return 0;
+}
