@@ -14,6 +14,13 @@ echo "== [1/3] release build + tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECRAFT_WERROR=ON
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
+echo "== smoke runs: benchmarks (a few thousand spans) and examples"
+./build/bench/span_overhead w1 2000
+./build/bench/span_overhead w2e 2000
+./build/bench/redaction_throughput 1
+for ex in agent_demo redaction_demo export_stages distributed_trace; do
+  ./build/examples/$ex > /dev/null
+done
 
 if [ "${TRACECRAFT_TEST_QUICK:-0}" != "1" ]; then
   echo "== [2/3] ASan + UBSan build + tests"
