@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -330,7 +331,12 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return s;
 }
 
+std::atomic<bool> g_fault_injection{false};
+
 } // namespace
+
+void set_redaction_fault_injection(bool on) noexcept { g_fault_injection.store(on); }
+
 } // namespace detail
 
 redaction_scratch::redaction_scratch() : s_(std::make_unique<detail::scan_scratch>()) {}
@@ -476,8 +482,10 @@ bool redactor::session::step() {
     const std::size_t len = std::min(text_.size() - off_, window + overlap);
     std::vector<detail::candidate> part;
     detail::scan_context ctx{&part, &im.rules};
-    const hs_error_t rc = hs_scan(im.db, text_.data() + off_, static_cast<unsigned>(len), 0, scratch_->get()->s,
-                                  detail::on_match, &ctx);
+    const hs_error_t rc = detail::g_fault_injection.load(std::memory_order_relaxed)
+                              ? HS_SCRATCH_IN_USE
+                              : hs_scan(im.db, text_.data() + off_, static_cast<unsigned>(len), 0, scratch_->get()->s,
+                                        detail::on_match, &ctx);
     if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
     const bool last = off_ + len >= text_.size();
     for (const auto& c : part) {

@@ -302,3 +302,27 @@ BOOST_AUTO_TEST_CASE(a_huge_value_is_scanned_in_steps_that_let_other_handlers_ru
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pipeline_redaction_fail_closed)
+
+BOOST_AUTO_TEST_CASE(a_span_that_cannot_be_scanned_is_fully_masked_and_counted) {
+    tc_test::traced_env env;
+    {
+        span_scope s("unscannable");
+        s.set_attribute("email", "x@y.io").set_attribute("count", 3).set_input("q", "plain text");
+        s.set_attribute("list", {"a", "b"});
+        s.set_status(status_code::error, "boom for x@y.io");
+    }
+    detail::set_redaction_fault_injection(true);
+    auto spans = env.finish();
+    detail::set_redaction_fault_injection(false);
+    const auto& s = tc_test::get_span(spans, "unscannable");
+    BOOST_TEST(tc_test::str(s.attribute("email")) == "[REDACTED]");
+    BOOST_TEST(tc_test::str(s.input("q")) == "[REDACTED]");   // even clean text: nothing unscanned leaves
+    BOOST_TEST((std::get<std::vector<std::string>>(s.attribute("list")) == std::vector<std::string>{"[REDACTED]", "[REDACTED]"}));
+    BOOST_TEST(std::get<std::int64_t>(s.attribute("count")) == 3);   // non-strings carry no text
+    BOOST_TEST(s.status_message == "[REDACTED]");
+    BOOST_TEST(env.rt->stats().redaction_failures == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

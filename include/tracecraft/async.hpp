@@ -85,6 +85,18 @@ inline boost::asio::any_io_executor fork_executor(const boost::asio::any_io_exec
     return rebind_any(ex, ctx_fork(parent));
 }
 
+/// One deferred co_spawn per awaitable, each on a fork of the caller's current context.
+template <class T>
+auto forked_ops(std::vector<boost::asio::awaitable<T>>& aws, const boost::asio::any_io_executor& ex) {
+    const task_context* parent = current_context();
+    using op_type = decltype(boost::asio::co_spawn(ex, as_value(std::move(aws.front())), boost::asio::deferred));
+    std::vector<op_type> ops;
+    ops.reserve(aws.size());
+    for (auto& aw : aws)
+        ops.push_back(boost::asio::co_spawn(fork_executor(ex, parent), as_value(std::move(aw)), boost::asio::deferred));
+    return ops;
+}
+
 template <class... V, class R, std::size_t... I>
 std::tuple<V...> collect_all(R& r, std::index_sequence<I...>) {
     // r = (completion order, e0, v0, e1, v1, ...)
@@ -176,14 +188,7 @@ boost::asio::awaitable<std::vector<detail::value_t<T>>> when_all(std::vector<boo
     using V = detail::value_t<T>;
     if (aws.empty()) co_return std::vector<V>{};
     const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
-    const detail::task_context* parent = detail::current_context();
-    using op_type = decltype(boost::asio::co_spawn(ex, detail::as_value(std::move(aws.front())), boost::asio::deferred));
-    std::vector<op_type> ops;
-    ops.reserve(aws.size());
-    for (auto& aw : aws)
-        ops.push_back(boost::asio::co_spawn(detail::fork_executor(ex, parent), detail::as_value(std::move(aw)),
-                                            boost::asio::deferred));
-    auto group = boost::asio::experimental::make_parallel_group(std::move(ops));
+    auto group = boost::asio::experimental::make_parallel_group(detail::forked_ops(aws, ex));
     auto condition = boost::asio::experimental::wait_for_all();
     auto results = co_await group.async_wait(condition, boost::asio::use_awaitable);
     for (const std::exception_ptr& e : std::get<1>(results))
@@ -196,14 +201,7 @@ template <class T>
 boost::asio::awaitable<std::pair<std::size_t, detail::value_t<T>>> when_any(std::vector<boost::asio::awaitable<T>> aws) {
     if (aws.empty()) throw std::invalid_argument("tracecraft::when_any: empty range");
     const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
-    const detail::task_context* parent = detail::current_context();
-    using op_type = decltype(boost::asio::co_spawn(ex, detail::as_value(std::move(aws.front())), boost::asio::deferred));
-    std::vector<op_type> ops;
-    ops.reserve(aws.size());
-    for (auto& aw : aws)
-        ops.push_back(boost::asio::co_spawn(detail::fork_executor(ex, parent), detail::as_value(std::move(aw)),
-                                            boost::asio::deferred));
-    auto group = boost::asio::experimental::make_parallel_group(std::move(ops));
+    auto group = boost::asio::experimental::make_parallel_group(detail::forked_ops(aws, ex));
     auto condition = boost::asio::experimental::wait_for_one();
     auto results = co_await group.async_wait(condition, boost::asio::use_awaitable);
     const std::size_t winner = std::get<0>(results)[0];

@@ -58,6 +58,9 @@ struct redaction_match {
 namespace detail {
 struct redactor_impl;
 struct scan_scratch;
+/// Test hook: when set, every scan fails as if Hyperscan had returned an error (to prove the
+/// pipeline fails closed). One relaxed load per 256 KiB window.
+void set_redaction_fault_injection(bool on) noexcept;
 } // namespace detail
 
 /// Per-scanning-context scratch space (Hyperscan scratch). Not thread-safe: one per strand.
