@@ -107,6 +107,28 @@ link_record* new_link(span_record* r, const span_context& ctx) {
     return l;
 }
 
+/// Field-by-field copy: every load is contained in one earlier store, so no store-forwarding
+/// stall (a 16-byte struct copy over fields written separately cost ~15 % of W1 in perf).
+inline void copy_state(current_span_state& d, const current_span_state& s) noexcept {
+    d.rec = s.rec;
+    d.trace = s.trace;
+    d.ctx.trace.hi = s.ctx.trace.hi;
+    d.ctx.trace.lo = s.ctx.trace.lo;
+    d.ctx.span.value = s.ctx.span.value;
+    d.ctx.flags = s.ctx.flags;
+    d.ctx.remote = s.ctx.remote;
+    d.depth = s.depth;
+    d.mode = s.mode;
+}
+
+inline void set_ids(span_context& c, const trace_id& t, span_id s, std::uint8_t flags) noexcept {
+    c.trace.hi = t.hi;
+    c.trace.lo = t.lo;
+    c.span.value = s.value;
+    c.flags = flags;
+    c.remote = false;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------- span_scope
@@ -117,7 +139,7 @@ span_scope::span_scope(std::string_view name, const span_options& options) { sta
 void span_scope::start(std::string_view name, span_kind kind, const span_options* o) {
     task_context* c = current_context();
     task_ = c;
-    saved_ = c->cur;
+    copy_state(saved_, c->cur);
     c->unwound = nullptr;   // a new span: any earlier unwinding was caught
     uncaught_ = std::uncaught_exceptions();
     if (c->suppressed) {
@@ -222,8 +244,13 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     // span of its own agent or within a fork that holds the trace (LIFO rule).
     if (root) trace_open(t);
     rec_ = r;
-    ctx_ = span_context{t->id, r->id, 1, false};
-    c->cur = current_span_state{r, t, ctx_, depth, span_mode::recording};
+    set_ids(ctx_, t->id, r->id, 1);
+    current_span_state& cur = c->cur;
+    cur.rec = r;
+    cur.trace = t;
+    set_ids(cur.ctx, t->id, r->id, 1);
+    cur.depth = depth;
+    cur.mode = span_mode::recording;
     r->start_ticks = now_ticks();
 }
 
@@ -232,7 +259,7 @@ span_scope::~span_scope() {
     if (!c) return;
     span_record* r = rec_;
     if (!r) {
-        c->cur = saved_;
+        copy_state(c->cur, saved_);
         return;
     }
     r->end_ticks = now_ticks();
@@ -250,7 +277,7 @@ span_scope::~span_scope() {
                   "on an executor without tracecraft context); use tracecraft::spawn / when_all");
     }
     r->flags |= span_flag_ended;
-    c->cur = saved_;
+    copy_state(c->cur, saved_);
     if (r->flags & span_flag_local_root) {
         c->unwound = nullptr;   // closing the root may complete (and free) the trace
     } else if (unwinding) {
