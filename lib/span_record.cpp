@@ -79,14 +79,8 @@ void span_record::destroy(span_record* r) noexcept {
     free_block(r);
 }
 
-void* span_record::alloc(std::size_t n, std::size_t align) {
-    auto p = reinterpret_cast<std::uintptr_t>(cur);
-    p = (p + align - 1) & ~(static_cast<std::uintptr_t>(align) - 1);
-    if (p + n <= reinterpret_cast<std::uintptr_t>(end)) {
-        cur = reinterpret_cast<char*>(p + n);
-        return reinterpret_cast<void*>(p);
-    }
-    // overflow: a new block at least twice the block size, or large enough for n
+void* span_record::alloc_overflow(std::size_t n, std::size_t align) {
+    // a new block at least twice the block size, or large enough for n
     const std::size_t payload = std::max<std::size_t>(n + align, 2 * block_size);
     auto* o = static_cast<overflow_block*>(::operator new(sizeof(overflow_block) + payload));
     o->next = overflow;
@@ -97,28 +91,16 @@ void* span_record::alloc(std::size_t n, std::size_t align) {
     return alloc(n, align);
 }
 
-str_ref span_record::copy(std::string_view s) {
-    if (s.empty()) return {};
-    auto* p = static_cast<char*>(alloc(s.size(), 1));
-    std::memcpy(p, s.data(), s.size());
-    return {p, static_cast<std::uint32_t>(s.size())};
-}
-
-attr_entry* span_record::append(attr_list& list) {
-    attr_chunk* c = list.tail;
-    if (!c || c->n == attr_chunk::capacity) {
-        auto* nc = static_cast<attr_chunk*>(alloc(sizeof(attr_chunk), alignof(attr_chunk)));
-        nc->next = nullptr;
-        nc->n = 0;
-        if (c)
-            c->next = nc;
-        else
-            list.head = nc;
-        list.tail = nc;
-        c = nc;
-    }
-    ++list.count;
-    return &c->e[c->n++];
+attr_chunk* span_record::new_chunk(attr_list& list) {
+    auto* nc = static_cast<attr_chunk*>(alloc(sizeof(attr_chunk), alignof(attr_chunk)));
+    nc->next = nullptr;
+    nc->n = 0;
+    if (list.tail)
+        list.tail->next = nc;
+    else
+        list.head = nc;
+    list.tail = nc;
+    return nc;
 }
 
 const attr_entry* attr_list::find(std::string_view key) const noexcept {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "tracecraft/attribute.hpp"
@@ -123,9 +124,33 @@ struct span_record {
     /// Frees the record and its overflow blocks.
     static void destroy(span_record* r) noexcept;
 
-    void* alloc(std::size_t n, std::size_t align = alignof(std::max_align_t));
-    str_ref copy(std::string_view s);
-    attr_entry* append(attr_list& list);
+    // Hot path, inline: bump allocation in the record's arena.
+    void* alloc(std::size_t n, std::size_t align = alignof(std::max_align_t)) {
+        auto p = reinterpret_cast<std::uintptr_t>(cur);
+        p = (p + align - 1) & ~(static_cast<std::uintptr_t>(align) - 1);
+        if (p + n <= reinterpret_cast<std::uintptr_t>(end)) [[likely]] {
+            cur = reinterpret_cast<char*>(p + n);
+            return reinterpret_cast<void*>(p);
+        }
+        return alloc_overflow(n, align);
+    }
+    str_ref copy(std::string_view s) {
+        if (s.empty()) return {};
+        auto* p = static_cast<char*>(alloc(s.size(), 1));
+        std::memcpy(p, s.data(), s.size());
+        return {p, static_cast<std::uint32_t>(s.size())};
+    }
+    attr_entry* append(attr_list& list) {
+        attr_chunk* c = list.tail;
+        if (!c || c->n == attr_chunk::capacity) [[unlikely]]
+            c = new_chunk(list);
+        ++list.count;
+        return &c->e[c->n++];
+    }
+
+private:
+    void* alloc_overflow(std::size_t n, std::size_t align);
+    attr_chunk* new_chunk(attr_list& list);
 };
 
 } // namespace tracecraft::detail
