@@ -21,6 +21,12 @@ echo "== smoke runs: benchmarks (a few thousand spans) and examples"
 for ex in agent_demo redaction_demo export_stages distributed_trace; do
   ./build/examples/$ex > /dev/null
 done
+echo "== cmake --install + find_package(tracecraft) from a separate project"
+rm -rf build/install build/consumer
+cmake --install build --prefix build/install > /dev/null
+cmake -S tests/install_consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" > /dev/null
+cmake --build build/consumer
+./build/consumer/consumer
 
 if [ "${TRACECRAFT_TEST_QUICK:-0}" != "1" ]; then
   echo "== [2/3] ASan + UBSan build + tests"
