@@ -648,8 +648,8 @@ void runtime::force_flush() { run_blocking(false); }
 runtime_stats runtime::stats() const noexcept {
     const auto& s = core_->stats;
     runtime_stats r;
-    r.traces_started = s.traces_started.load();
     r.traces_head_dropped = s.traces_head_dropped.load();
+    r.traces_started = s.traces_started.load() + r.traces_head_dropped;
     r.traces_sampled_out = s.traces_sampled_out.load();
     r.traces_kept = s.traces_kept.load();
     r.traces_queue_dropped = s.traces_queue_dropped.load();

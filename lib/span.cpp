@@ -191,15 +191,16 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             ctx_ = c->cur.ctx;
             return;
         }
-        rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);
         const bool record = rt->rate_all || rt->tail_enabled || rate_keep(tid, rt->rate_threshold);
         if (!record) {
+            // one counter per dropped root; traces_started is derived (head-dropped + recorded)
             rt->stats.traces_head_dropped.fetch_add(1, std::memory_order_relaxed);
             c->cur = current_span_state{nullptr, nullptr, span_context{tid, span_id::generate(), 0, false}, 0,
                                         span_mode::non_recording};
             ctx_ = c->cur.ctx;
             return;
         }
+        rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);   // recorded roots
         t = trace_create(rt, tid);
         if (rt->tail_enabled) {
             t->head = head_decision::tail;
