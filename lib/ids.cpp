@@ -4,7 +4,6 @@
 #include <chrono>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "tracecraft/attribute.hpp"
 #include "tracecraft/span_kind.hpp"
@@ -62,8 +61,7 @@ std::uint64_t splitmix64(std::uint64_t& x) noexcept {
 void seed(rng_state& r) noexcept {
     std::uint64_t x = static_cast<std::uint64_t>(
         std::chrono::high_resolution_clock::now().time_since_epoch().count());
-    x ^= reinterpret_cast<std::uintptr_t>(&r);
-    x ^= std::hash<std::thread::id>{}(std::this_thread::get_id()) << 1;
+    x ^= reinterpret_cast<std::uintptr_t>(&r);   // a thread_local's address differs per thread
     try {
         std::random_device rd;
         x ^= (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
