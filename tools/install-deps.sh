@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config
           libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
-          libhyperscan-dev libspdlog-dev zlib1g-dev libssl-dev)
+          libhyperscan-dev libspdlog-dev zlib1g-dev libssl-dev
+          protobuf-compiler)   # protoc --decode_raw: an independent decoder for the OTLP tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
