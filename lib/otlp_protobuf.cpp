@@ -118,7 +118,7 @@ value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep
     return {};
 }
 
-void put_span(std::string& o, const span_view& s, std::string_view tracestate) {
+void put_span(std::string& o, const span_view& s, std::string_view tracestate, dialect conventions) {
     unsigned char id[16];
     s.trace().write_bytes(id);
     put_bytes(o, 1, id, 16);
@@ -134,7 +134,7 @@ void put_span(std::string& o, const span_view& s, std::string_view tracestate) {
     put_fixed64(o, 7, static_cast<std::uint64_t>(s.start_unix_ns()));
     put_fixed64(o, 8, static_cast<std::uint64_t>(s.end_unix_ns()));
     std::string tmp;
-    s.attributes().for_each([&](std::string_view k, const value_view& v) { put_key_value(o, 9, k, v, tmp); });
+    for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { put_key_value(o, 9, k, v, tmp); });
     put_uint(o, 10, s.dropped_attributes());
     std::string ev;
     s.for_each_event([&](const event_view& e) {
@@ -185,7 +185,7 @@ void encode_request(const span_batch& batch, const resource_info& resource, std:
     batch.for_each_trace([&](const trace_view& t) {
         t.for_each_span([&](const span_view& s) {
             one.clear();
-            put_span(one, s, t.tracestate());
+            put_span(one, s, t.tracestate(), resource.conventions);
             put_bytes(spans, 2, one.data(), one.size());
         });
     });

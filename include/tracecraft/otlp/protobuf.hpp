@@ -14,6 +14,7 @@
 
 #include "tracecraft/attribute.hpp"
 #include "tracecraft/exporter.hpp"
+#include "tracecraft/otlp/semconv.hpp"
 
 namespace tracecraft::otlp {
 
@@ -21,6 +22,7 @@ struct resource_info {
     std::vector<std::pair<std::string, attribute_value>> attributes;   ///< e.g. service.name
     std::string scope_name = "tracecraft";
     std::string scope_version = "0.1.0";
+    dialect conventions = dialect::both;   ///< semantic-convention attributes added per span
 };
 
 /// OTLP SpanKind for a TraceCraft kind: LLM calls are CLIENT, everything else INTERNAL.
