@@ -5,6 +5,9 @@
 #include <map>
 
 #include "test_util.hpp"
+#include <boost/json.hpp>
+
+#include "tracecraft/otlp/json.hpp"
 #include "tracecraft/otlp/protobuf.hpp"
 #include "tracecraft/otlp/semconv.hpp"
 
@@ -206,6 +209,81 @@ BOOST_AUTO_TEST_CASE(json_string_escaping) {
     std::string out;
     otlp::append_json_string(out, std::string("a\"b\\c\n\x01", 7));
     BOOST_TEST(out == "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(otlp_json)
+
+namespace {
+struct json_exporter final : exporter {
+    std::string body;
+    std::string_view name() const noexcept override { return "json"; }
+    boost::asio::awaitable<export_result> export_batch(span_batch b) override {
+        otlp::resource_info res;
+        res.attributes = {{"service.name", std::string("json-test")}, {"host.cpus", std::int64_t{2}}};
+        otlp::encode_request_json(b, res, body);
+        co_return export_result::ok();
+    }
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(otlp_json_mapping) {
+    namespace json = boost::json;
+    auto enc = std::make_shared<json_exporter>();
+    trace_config cfg;
+    cfg.exporters = {enc};
+    cfg.redaction.enabled = false;
+    boost::asio::io_context ioc;
+    auto rt = tracecraft::init(ioc, cfg);
+    const span_context linked{*trace_id::from_hex("0af7651916cd43dd8448eb211c80319c"), *span_id::from_hex("b7ad6b7169203331"), 1, false};
+    {
+        span_options o;
+        o.parent = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        o.tracestate = "rojo=00f067aa0ba902b7";
+        o.kind = span_kind::llm;
+        o.links = {linked};
+        span_scope s("chat \"quoted\"", o);
+        const std::vector<double> ds{0.5, 1.5};
+        s.set_attribute("i", std::int64_t{9007199254740993}).set_attribute("d", 2.5).set_attribute("b", false);
+        s.set_attribute("tags", {"a", "b"}).set_attribute("ds", std::span<const double>(ds));
+        s.add_event("retry", {{"attempt", 2}});
+        s.set_status(status_code::error, "upstream 503");
+    }
+    rt->shutdown();
+    reset_default_runtime();
+    const json::value doc = json::parse(enc->body);
+    const auto& rs = doc.at("resourceSpans").as_array().at(0);
+    const auto& rattrs = rs.at("resource").at("attributes").as_array();
+    BOOST_TEST(rattrs.at(0).at("key").as_string() == "service.name");
+    BOOST_TEST(rattrs.at(0).at("value").at("stringValue").as_string() == "json-test");
+    BOOST_TEST(rattrs.at(1).at("value").at("intValue").as_string() == "2");   // int64 as a string
+    const auto& ss = rs.at("scopeSpans").as_array().at(0);
+    BOOST_TEST(ss.at("scope").at("name").as_string() == "tracecraft");
+    const auto& sp = ss.at("spans").as_array().at(0);
+    BOOST_TEST(sp.at("traceId").as_string() == "4bf92f3577b34da6a3ce929d0e0e4736");   // hex, not base64
+    BOOST_TEST(sp.at("parentSpanId").as_string() == "00f067aa0ba902b7");
+    BOOST_TEST(sp.at("spanId").as_string().size() == 16u);
+    BOOST_TEST(sp.at("traceState").as_string() == "rojo=00f067aa0ba902b7");
+    BOOST_TEST(sp.at("name").as_string() == "chat \"quoted\"");
+    BOOST_TEST(sp.at("kind").as_int64() == 3);                                       // enum as integer: CLIENT
+    BOOST_TEST(sp.at("flags").as_int64() == 0x301);
+    const std::string start(sp.at("startTimeUnixNano").as_string());
+    BOOST_TEST(std::stoull(start) > 1'700'000'000'000'000'000ull);
+    BOOST_TEST(std::stoull(std::string(sp.at("endTimeUnixNano").as_string())) >= std::stoull(start));
+    std::map<std::string, json::value> attrs;
+    for (const auto& a : sp.at("attributes").as_array()) attrs[std::string(a.at("key").as_string())] = a.at("value");
+    BOOST_TEST(attrs.at("i").at("intValue").as_string() == "9007199254740993");      // exact beyond 2^53
+    BOOST_TEST(attrs.at("d").at("doubleValue").as_double() == 2.5);
+    BOOST_TEST(attrs.at("b").at("boolValue").as_bool() == false);
+    BOOST_TEST(attrs.at("tags").at("arrayValue").at("values").as_array().at(1).at("stringValue").as_string() == "b");
+    BOOST_TEST(attrs.at("ds").at("arrayValue").at("values").as_array().at(0).at("doubleValue").as_double() == 0.5);
+    BOOST_TEST(attrs.at("openinference.span.kind").at("stringValue").as_string() == "LLM");
+    BOOST_TEST(sp.at("events").as_array().at(0).at("name").as_string() == "retry");
+    BOOST_TEST(sp.at("events").as_array().at(0).at("attributes").as_array().at(0).at("value").at("intValue").as_string() == "2");
+    BOOST_TEST(sp.at("links").as_array().at(0).at("traceId").as_string() == "0af7651916cd43dd8448eb211c80319c");
+    BOOST_TEST(sp.at("status").at("code").as_int64() == 2);
+    BOOST_TEST(sp.at("status").at("message").as_string() == "upstream 503");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
