@@ -1,0 +1,77 @@
+// TraceCraft C++ — OTLP/HTTP exporter (Boost.Beast), protobuf or JSON bodies.
+//
+// POSTs ExportTraceServiceRequest bodies to the endpoint over one keep-alive connection, as a
+// coroutine on the pipeline strand. Responses: 2xx succeeds (a partial_success's rejected
+// spans are counted); 429, 502, 503 and 504 and connection failures are retried with
+// exponential backoff honouring Retry-After, up to max_attempts; other 4xx fail at once.
+// http:// endpoints only so far (https is rejected with a clear error).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tracecraft/config_loader.hpp"
+#include "tracecraft/exporter.hpp"
+#include "tracecraft/otlp/protobuf.hpp"
+
+namespace tracecraft {
+
+enum class otlp_protocol { http_protobuf, http_json };
+
+struct otlp_http_options {
+    /// Full URL of the traces endpoint, used as is (e.g. http://127.0.0.1:4318/v1/traces).
+    std::string endpoint = "http://localhost:4318/v1/traces";
+    otlp_protocol protocol = otlp_protocol::http_protobuf;
+    std::vector<std::pair<std::string, std::string>> headers;   ///< e.g. {"authorization", "Bearer x"}
+    std::chrono::milliseconds timeout{10000};                   ///< per attempt: connect + write + read
+    bool gzip = false;
+    std::uint32_t max_attempts = 5;
+    std::chrono::milliseconds initial_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+    otlp::dialect conventions = otlp::dialect::both;
+    /// Resource attributes besides service.name (taken from the runtime) and telemetry.sdk.*.
+    std::vector<std::pair<std::string, attribute_value>> resource_attributes;
+
+    /// Options from the standard OTEL_EXPORTER_OTLP_* variables with the spec's precedence:
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_EXPORTER_OTLP_ENDPOINT gets
+    /// "/v1/traces" appended; *_HEADERS (k=v,k2=v2, percent-decoded), *_PROTOCOL
+    /// (http/protobuf | http/json), *_COMPRESSION (gzip | none), *_TIMEOUT (ms);
+    /// OTEL_RESOURCE_ATTRIBUTES. Signal-specific variables win over generic ones.
+    static otlp_http_options from_env(const env_lookup& lookup = {});
+};
+
+struct otlp_http_stats {
+    std::uint64_t requests = 0;
+    std::uint64_t retries = 0;
+    std::uint64_t exported_spans = 0;
+    std::uint64_t rejected_spans = 0;   ///< partial_success.rejected_spans
+    std::uint64_t failed_batches = 0;
+    std::uint64_t connections = 0;
+};
+
+namespace detail {
+struct otlp_http_state;
+}
+
+class otlp_http_exporter final : public exporter {
+public:
+    explicit otlp_http_exporter(otlp_http_options options = {});
+    ~otlp_http_exporter() override;
+
+    [[nodiscard]] std::string_view name() const noexcept override { return "otlp_http"; }
+    void start(const exporter_environment& env) override;
+    boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    boost::asio::awaitable<void> shutdown() override;
+
+    [[nodiscard]] otlp_http_stats get_stats() const noexcept;
+
+private:
+    std::shared_ptr<detail::otlp_http_state> st_;
+};
+
+} // namespace tracecraft

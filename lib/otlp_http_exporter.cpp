@@ -1,0 +1,367 @@
+// OTLP/HTTP exporter on Boost.Beast.
+#include "tracecraft/exporters/otlp_http.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "tracecraft/detail/trace_buffer.hpp"
+#include "tracecraft/log.hpp"
+#include "tracecraft/otlp/json.hpp"
+
+namespace tracecraft {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace detail {
+
+struct otlp_http_state {
+    otlp_http_options opt;
+    std::string host, port, target;
+    otlp::resource_info resource;
+    asio::any_io_executor ex;
+    std::unique_ptr<beast::tcp_stream> stream;
+    std::atomic<std::uint64_t> requests{0}, retries{0}, exported{0}, rejected{0}, failed{0}, connections{0};
+};
+
+namespace {
+
+void parse_endpoint(const std::string& url, otlp_http_state& st) {
+    const std::string http_prefix = "http://";
+    if (url.rfind("https://", 0) == 0)
+        throw config_error("otlp_http.endpoint", "https endpoints are not supported yet: '" + url + "'");
+    if (url.rfind(http_prefix, 0) != 0)
+        throw config_error("otlp_http.endpoint", "must start with http://, got '" + url + "'");
+    const std::string rest = url.substr(http_prefix.size());
+    const auto slash = rest.find('/');
+    const std::string authority = rest.substr(0, slash);
+    st.target = slash == std::string::npos ? "/" : rest.substr(slash);
+    if (authority.empty()) throw config_error("otlp_http.endpoint", "has no host: '" + url + "'");
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+        st.host = authority.substr(0, colon);
+        st.port = authority.substr(colon + 1);
+    } else {
+        st.host = authority;
+        st.port = "80";
+    }
+    if (st.port.empty() || st.port.find_first_not_of("0123456789") != std::string::npos)
+        throw config_error("otlp_http.endpoint", "invalid port in '" + url + "'");
+}
+
+std::string gzip_compress(const std::string& in) {
+    z_stream zs{};
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw std::runtime_error("gzip: deflateInit2 failed");
+    std::string out;
+    out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) throw std::runtime_error("gzip: deflate failed");
+    return out;
+}
+
+std::uint64_t read_varint(std::string_view& s) {
+    std::uint64_t v = 0;
+    int shift = 0;
+    while (!s.empty() && shift < 64) {
+        const auto b = static_cast<unsigned char>(s.front());
+        s.remove_prefix(1);
+        v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+        if (!(b & 0x80)) break;
+        shift += 7;
+    }
+    return v;
+}
+
+/// ExportTraceServiceResponse { ExportTracePartialSuccess partial_success = 1 { int64 rejected_spans = 1; } }
+std::uint64_t rejected_from_protobuf(std::string_view body) {
+    std::uint64_t rejected = 0;
+    while (!body.empty()) {
+        const std::uint64_t tag = read_varint(body);
+        const unsigned field = static_cast<unsigned>(tag >> 3), wt = static_cast<unsigned>(tag & 7);
+        if (wt != 2) return rejected;   // unexpected: ignore the rest
+        const std::uint64_t len = read_varint(body);
+        if (len > body.size()) return rejected;
+        std::string_view msg = body.substr(0, len);
+        body.remove_prefix(len);
+        if (field != 1) continue;
+        while (!msg.empty()) {
+            const std::uint64_t t2 = read_varint(msg);
+            if ((t2 & 7) == 0) {
+                const std::uint64_t v = read_varint(msg);
+                if ((t2 >> 3) == 1) rejected = v;
+            } else if ((t2 & 7) == 2) {
+                const std::uint64_t l2 = read_varint(msg);
+                msg.remove_prefix(std::min<std::uint64_t>(l2, msg.size()));
+            } else {
+                break;
+            }
+        }
+    }
+    return rejected;
+}
+
+std::uint64_t rejected_from_json(std::string_view body) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(boost::json::string_view(body.data(), body.size()), ec);
+    if (ec || !v.is_object()) return 0;
+    const auto* ps = v.as_object().if_contains("partialSuccess");
+    if (!ps || !ps->is_object()) return 0;
+    const auto* r = ps->as_object().if_contains("rejectedSpans");
+    if (!r) return 0;
+    if (r->is_string()) return std::strtoull(std::string(r->as_string()).c_str(), nullptr, 10);
+    if (r->is_int64()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, r->as_int64()));
+    if (r->is_uint64()) return r->as_uint64();
+    return 0;
+}
+
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return std::string(s);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_kv_list(std::string_view s, const char* var) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!s.empty()) {
+        const auto comma = s.find(',');
+        const std::string_view item = s.substr(0, comma);
+        if (!trim(item).empty()) {
+            const auto eq = item.find('=');
+            if (eq == std::string_view::npos) throw config_error(var, "expected key=value, got '" + std::string(item) + "'");
+            out.emplace_back(trim(percent_decode(item.substr(0, eq))), trim(percent_decode(item.substr(eq + 1))));
+        }
+        if (comma == std::string_view::npos) break;
+        s.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+} // namespace
+} // namespace detail
+
+otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
+    const env_lookup lookup = lookup_in ? lookup_in : env_lookup([](const char* n) { return std::getenv(n); });
+    auto get = [&](const char* n) -> std::string {
+        const char* v = lookup(n);
+        return v ? std::string(v) : std::string();
+    };
+    auto first = [&](const char* specific, const char* generic, std::string* which) {
+        std::string v = get(specific);
+        if (!v.empty()) {
+            *which = specific;
+            return v;
+        }
+        *which = generic;
+        return get(generic);
+    };
+    otlp_http_options o;
+    std::string var;
+    if (const std::string e = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); !e.empty()) {
+        o.endpoint = e;   // used as is
+    } else if (std::string g = get("OTEL_EXPORTER_OTLP_ENDPOINT"); !g.empty()) {
+        while (!g.empty() && g.back() == '/') g.pop_back();
+        o.endpoint = g + "/v1/traces";
+    }
+    if (const std::string h = first("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &var); !h.empty())
+        o.headers = detail::parse_kv_list(h, var.c_str());
+    if (const std::string p = first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &var); !p.empty()) {
+        if (p == "http/protobuf") o.protocol = otlp_protocol::http_protobuf;
+        else if (p == "http/json") o.protocol = otlp_protocol::http_json;
+        else throw config_error(var, "expected http/protobuf or http/json, got '" + p + "' (grpc is not supported)");
+    }
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &var); !c.empty()) {
+        if (c == "gzip") o.gzip = true;
+        else if (c == "none") o.gzip = false;
+        else throw config_error(var, "expected gzip or none, got '" + c + "'");
+    }
+    if (const std::string t = first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &var); !t.empty()) {
+        char* end = nullptr;
+        const long long ms = std::strtoll(t.c_str(), &end, 10);
+        if (end != t.c_str() + t.size() || ms <= 0) throw config_error(var, "expected milliseconds > 0, got '" + t + "'");
+        o.timeout = std::chrono::milliseconds(ms);
+    }
+    if (const std::string r = get("OTEL_RESOURCE_ATTRIBUTES"); !r.empty())
+        for (auto& [k, v] : detail::parse_kv_list(r, "OTEL_RESOURCE_ATTRIBUTES")) o.resource_attributes.emplace_back(k, v);
+    if (const std::string s = get("OTEL_SERVICE_NAME"); !s.empty()) o.resource_attributes.emplace_back("service.name", s);
+    return o;
+}
+
+otlp_http_exporter::otlp_http_exporter(otlp_http_options options) : st_(std::make_shared<detail::otlp_http_state>()) {
+    detail::parse_endpoint(options.endpoint, *st_);
+    if (options.max_attempts == 0) throw config_error("otlp_http.max_attempts", "must be > 0");
+    if (options.timeout.count() <= 0) throw config_error("otlp_http.timeout", "must be > 0 ms");
+    st_->opt = std::move(options);
+}
+otlp_http_exporter::~otlp_http_exporter() = default;
+
+void otlp_http_exporter::start(const exporter_environment& env) {
+    st_->ex = env.executor;
+    auto& attrs = st_->resource.attributes;
+    attrs.clear();
+    bool has_service = false;
+    for (const auto& kv : st_->opt.resource_attributes) has_service |= kv.first == "service.name";
+    if (!has_service) attrs.emplace_back("service.name", env.service_name);
+    for (const auto& kv : st_->opt.resource_attributes) attrs.push_back(kv);
+    attrs.emplace_back("telemetry.sdk.name", std::string("tracecraft"));
+    attrs.emplace_back("telemetry.sdk.language", std::string("cpp"));
+    attrs.emplace_back("telemetry.sdk.version", std::string("0.1.0"));
+    st_->resource.conventions = st_->opt.conventions;
+}
+
+namespace {
+
+/// One POST; returns the HTTP status and the Retry-After seconds (or -1). Throws on I/O errors.
+asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otlp_http_state> st, const std::string* body,
+                                                     std::string* response) {
+    auto& s = *st;
+    if (!s.stream || !s.stream->socket().is_open()) {
+        s.stream = std::make_unique<beast::tcp_stream>(s.ex);
+        tcp::resolver resolver(s.ex);
+        auto results = co_await resolver.async_resolve(s.host, s.port, asio::use_awaitable);
+        s.stream->expires_after(s.opt.timeout);
+        co_await s.stream->async_connect(results, asio::use_awaitable);
+        s.connections.fetch_add(1, std::memory_order_relaxed);
+    }
+    http::request<http::string_body> req{http::verb::post, s.target, 11};
+    req.set(http::field::host, s.host);
+    req.set(http::field::user_agent, "tracecraft-cpp/0.1.0");
+    req.set(http::field::content_type,
+            s.opt.protocol == otlp_protocol::http_json ? "application/json" : "application/x-protobuf");
+    if (s.opt.gzip) req.set(http::field::content_encoding, "gzip");
+    for (const auto& [k, v] : s.opt.headers) req.set(k, v);
+    req.keep_alive(true);
+    req.body() = *body;
+    req.prepare_payload();
+    s.stream->expires_after(s.opt.timeout);
+    co_await http::async_write(*s.stream, req, asio::use_awaitable);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    co_await http::async_read(*s.stream, buf, res, asio::use_awaitable);
+    s.requests.fetch_add(1, std::memory_order_relaxed);
+    long retry_after = -1;
+    if (auto it = res.find(http::field::retry_after); it != res.end()) {
+        const std::string v(it->value());
+        char* end = nullptr;
+        const long secs = std::strtol(v.c_str(), &end, 10);
+        if (end != v.c_str() && secs >= 0) retry_after = secs;
+    }
+    if (!res.keep_alive()) {
+        beast::error_code ec;
+        s.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+        s.stream->close();
+    }
+    *response = std::move(res.body());
+    co_return std::pair<unsigned, long>(res.result_int(), retry_after);
+}
+
+} // namespace
+
+asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
+    auto st = st_;
+    if (!st->ex) co_return export_result::failure("otlp_http: not started (or shut down)");
+    std::string body;
+    if (st->opt.protocol == otlp_protocol::http_json)
+        otlp::encode_request_json(batch, st->resource, body);
+    else
+        otlp::encode_request(batch, st->resource, body);
+    if (st->opt.gzip) body = detail::gzip_compress(body);
+    std::string last_error;
+    std::chrono::milliseconds backoff = st->opt.initial_backoff;
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::chrono::milliseconds wait = backoff;
+        bool retryable = true;
+        try {
+            std::string response;
+            auto op = post_once(st, &body, &response);   // named local: GCC 12 co_await rule
+            const auto [status, retry_after] = co_await std::move(op);
+            if (status >= 200 && status < 300) {
+                const std::uint64_t rejected = st->opt.protocol == otlp_protocol::http_json
+                                                   ? detail::rejected_from_json(response)
+                                                   : detail::rejected_from_protobuf(response);
+                st->rejected.fetch_add(rejected, std::memory_order_relaxed);
+                st->exported.fetch_add(batch.span_count() - std::min<std::uint64_t>(rejected, batch.span_count()),
+                                       std::memory_order_relaxed);
+                export_result r = export_result::ok();
+                r.rejected_spans = rejected;
+                co_return r;
+            }
+            last_error = "HTTP " + std::to_string(status);
+            retryable = status == 429 || status == 502 || status == 503 || status == 504;
+            if (retry_after >= 0) wait = std::chrono::milliseconds(retry_after * 1000);
+        } catch (const std::exception& e) {
+            last_error = e.what();   // connection refused / reset / timeout: retry on a new connection
+            if (st->stream) {
+                beast::error_code ec;
+                st->stream->socket().close(ec);
+            }
+        }
+        if (!retryable || attempt >= st->opt.max_attempts || !st->ex) {
+            st->failed.fetch_add(1, std::memory_order_relaxed);
+            logger()->debug("otlp_http: batch failed after {} attempt(s): {}", attempt, last_error);
+            co_return export_result::failure("otlp_http: " + last_error, false);
+        }
+        st->retries.fetch_add(1, std::memory_order_relaxed);
+        asio::steady_timer t(st->ex, wait);
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        backoff = std::min(backoff * 2, st->opt.max_backoff);
+    }
+}
+
+asio::awaitable<void> otlp_http_exporter::shutdown() {
+    if (st_->stream) {
+        beast::error_code ec;
+        st_->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+        st_->stream->close();
+        st_->stream.reset();
+    }
+    st_->ex = asio::any_io_executor();
+    co_return;
+}
+
+otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
+    otlp_http_stats s;
+    s.requests = st_->requests.load();
+    s.retries = st_->retries.load();
+    s.exported_spans = st_->exported.load();
+    s.rejected_spans = st_->rejected.load();
+    s.failed_batches = st_->failed.load();
+    s.connections = st_->connections.load();
+    return s;
+}
+
+} // namespace tracecraft
