@@ -44,41 +44,7 @@ std::string iso_time(std::int64_t unix_ns) {
     return buf;
 }
 
-void json_value(std::string& o, const value_view& v) {
-    char buf[32];
-    switch (v.type()) {
-        case value_type::string: append_json_string(o, v.as_string()); break;
-        case value_type::int64: o += std::to_string(v.as_int()); break;
-        case value_type::float64:
-            std::snprintf(buf, sizeof buf, "%.17g", v.as_double());
-            o += buf;
-            break;
-        case value_type::boolean: o += v.as_bool() ? "true" : "false"; break;
-        case value_type::string_array: {
-            o.push_back('[');
-            bool first = true;
-            for (auto s : v.as_string_array()) {
-                if (!first) o.push_back(',');
-                first = false;
-                append_json_string(o, s);
-            }
-            o.push_back(']');
-            break;
-        }
-        case value_type::int64_array: {
-            o.push_back('[');
-            bool first = true;
-            for (auto i : v.as_int_array()) {
-                if (!first) o.push_back(',');
-                first = false;
-                o += std::to_string(i);
-            }
-            o.push_back(']');
-            break;
-        }
-        default: o += "null"; break;
-    }
-}
+using otlp::append_json_value;
 
 void json_object(std::string& o, const attribute_range& r, const std::vector<std::string_view>& skip = {}) {
     o.push_back('{');
@@ -89,7 +55,7 @@ void json_object(std::string& o, const attribute_range& r, const std::vector<std
         first = false;
         append_json_string(o, k);
         o.push_back(':');
-        json_value(o, v);
+        append_json_value(o, v);
     });
     o.push_back('}');
 }
@@ -103,7 +69,7 @@ void str_or_null(std::string& o, const value_view& v) {
 
 void num_or_null(std::string& o, const value_view& v) {
     if (v.type() == value_type::int64 || v.type() == value_type::float64)
-        json_value(o, v);
+        append_json_value(o, v);
     else
         o += "null";
 }
@@ -249,7 +215,7 @@ std::string jsonl_exporter::render(const trace_view& trace) {
     o += ",\"tags\":";
     const value_view tags = ra.find("tag.tags");
     if (tags.type() == value_type::string_array)
-        json_value(o, tags);
+        append_json_value(o, tags);
     else
         o += "[]";
     o += ",\"agent_name\":";

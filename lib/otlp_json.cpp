@@ -46,33 +46,15 @@ void any_scalar(std::string& o, const value_view& v) {
 }
 
 void any(std::string& o, const value_view& v) {
-    auto array = [&](auto&& each) {
-        o += "{\"arrayValue\":{\"values\":[";
-        bool first = true;
-        each([&](const value_view& e) {
-            if (!first) o.push_back(',');
-            first = false;
-            any_scalar(o, e);
-        });
-        o += "]}}";
-    };
-    switch (v.type()) {
-        case value_type::string_array:
-            array([&](auto&& emit) {
-                for (auto s : v.as_string_array()) emit(value_view::of_string(s.data(), static_cast<std::uint32_t>(s.size())));
-            });
-            break;
-        case value_type::int64_array:
-            array([&](auto&& emit) { for (auto i : v.as_int_array()) emit(value_view::of_int(i)); });
-            break;
-        case value_type::float64_array:
-            array([&](auto&& emit) { for (auto d : v.as_double_array()) emit(value_view::of_double(d)); });
-            break;
-        case value_type::bool_array:
-            array([&](auto&& emit) { for (bool b : v.as_bool_array()) emit(value_view::of_bool(b)); });
-            break;
-        default: any_scalar(o, v); break;
-    }
+    if (!is_array(v.type())) return any_scalar(o, v);
+    o += "{\"arrayValue\":{\"values\":[";
+    bool first = true;
+    for_each_element(v, [&](const value_view& e) {
+        if (!first) o.push_back(',');
+        first = false;
+        any_scalar(o, e);
+    });
+    o += "]}}";
 }
 
 struct kv_writer {

@@ -67,33 +67,14 @@ void put_any_scalar(std::string& o, const value_view& v) {
 }
 
 void put_any(std::string& o, const value_view& v) {
-    std::string arr, item;
-    auto array = [&](auto&& each) {
-        arr.clear();   // ArrayValue { repeated AnyValue values = 1; }
-        each([&](const value_view& e) {
-            item.clear();
-            put_any_scalar(item, e);
-            put_bytes(arr, 1, item.data(), item.size());
-        });
-        put_bytes(o, 5, arr.data(), arr.size());
-    };
-    switch (v.type()) {
-        case value_type::string_array:
-            array([&](auto&& emit) {
-                for (auto s : v.as_string_array()) emit(value_view::of_string(s.data(), static_cast<std::uint32_t>(s.size())));
-            });
-            break;
-        case value_type::int64_array:
-            array([&](auto&& emit) { for (auto i : v.as_int_array()) emit(value_view::of_int(i)); });
-            break;
-        case value_type::float64_array:
-            array([&](auto&& emit) { for (auto d : v.as_double_array()) emit(value_view::of_double(d)); });
-            break;
-        case value_type::bool_array:
-            array([&](auto&& emit) { for (bool b : v.as_bool_array()) emit(value_view::of_bool(b)); });
-            break;
-        default: put_any_scalar(o, v); break;
-    }
+    if (!is_array(v.type())) return put_any_scalar(o, v);
+    std::string arr, item;   // ArrayValue { repeated AnyValue values = 1; }
+    for_each_element(v, [&](const value_view& e) {
+        item.clear();
+        put_any_scalar(item, e);
+        put_bytes(arr, 1, item.data(), item.size());
+    });
+    put_bytes(o, 5, arr.data(), arr.size());
 }
 
 // KeyValue { string key = 1; AnyValue value = 2; }

@@ -43,42 +43,6 @@ void append_json_string(std::string& out, std::string_view s) {
 
 namespace {
 
-void append_json_value(std::string& out, const value_view& v) {
-    char buf[32];
-    switch (v.type()) {
-        case value_type::string: append_json_string(out, v.as_string()); break;
-        case value_type::int64: out += std::to_string(v.as_int()); break;
-        case value_type::float64:
-            std::snprintf(buf, sizeof buf, "%.17g", v.as_double());
-            out += buf;
-            break;
-        case value_type::boolean: out += v.as_bool() ? "true" : "false"; break;
-        case value_type::string_array: {
-            out.push_back('[');
-            bool first = true;
-            for (auto s : v.as_string_array()) {
-                if (!first) out.push_back(',');
-                first = false;
-                append_json_string(out, s);
-            }
-            out.push_back(']');
-            break;
-        }
-        case value_type::int64_array: {
-            out.push_back('[');
-            bool first = true;
-            for (auto i : v.as_int_array()) {
-                if (!first) out.push_back(',');
-                first = false;
-                out += std::to_string(i);
-            }
-            out.push_back(']');
-            break;
-        }
-        default: out += "null"; break;
-    }
-}
-
 /// input.value / output.value: a lone string value as is (text/plain), otherwise a JSON object.
 bool io_value(const attribute_range& r, std::string& text, bool& json) {
     if (r.raw_count() == 0) return false;
@@ -158,6 +122,33 @@ void for_each_export_attribute(const span_view& span, dialect d,
                 derive("llm.token_count.total", value_view::of_int(in.as_int() + out.as_int()));
         }
         if (k == span_kind::tool) derive("tool.name", str(span.name()));
+    }
+}
+
+void append_json_value(std::string& out, const value_view& v) {
+    char buf[32];
+    switch (v.type()) {
+        case value_type::string: append_json_string(out, v.as_string()); break;
+        case value_type::int64: out += std::to_string(v.as_int()); break;
+        case value_type::float64:
+            std::snprintf(buf, sizeof buf, "%.17g", v.as_double());
+            out += buf;
+            break;
+        case value_type::boolean: out += v.as_bool() ? "true" : "false"; break;
+        default:
+            if (is_array(v.type())) {
+                out.push_back('[');
+                bool first = true;
+                for_each_element(v, [&](const value_view& e) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    append_json_value(out, e);
+                });
+                out.push_back(']');
+            } else {
+                out += "null";
+            }
+            break;
     }
 }
 

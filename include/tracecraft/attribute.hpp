@@ -88,6 +88,31 @@ private:
     } u_;
 };
 
+/// Visits the elements of an array value as scalar value_views (nothing for scalars).
+template <class F>
+void for_each_element(const value_view& v, F&& f) {
+    switch (v.type()) {
+        case value_type::string_array:
+            for (auto s : v.as_string_array()) f(value_view::of_string(s.data(), static_cast<std::uint32_t>(s.size())));
+            break;
+        case value_type::int64_array:
+            for (auto i : v.as_int_array()) f(value_view::of_int(i));
+            break;
+        case value_type::float64_array:
+            for (auto d : v.as_double_array()) f(value_view::of_double(d));
+            break;
+        case value_type::bool_array:
+            for (bool b : v.as_bool_array()) f(value_view::of_bool(b));
+            break;
+        default: break;
+    }
+}
+
+[[nodiscard]] inline bool is_array(value_type t) noexcept {
+    return t == value_type::string_array || t == value_type::int64_array || t == value_type::float64_array ||
+           t == value_type::bool_array;
+}
+
 /// Renders a value for humans (console exporter, test messages): strings unquoted,
 /// arrays as [a, b].
 [[nodiscard]] std::string to_display_string(const attribute_value& v);

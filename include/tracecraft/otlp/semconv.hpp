@@ -33,5 +33,7 @@ void for_each_export_attribute(const span_view& span, dialect d,
 
 /// Appends `s` to `out` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
+/// Appends a value as plain JSON (strings, numbers, booleans, arrays; none as null).
+void append_json_value(std::string& out, const value_view& v);
 
 } // namespace tracecraft::otlp
