@@ -13,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -33,20 +35,39 @@ struct otlp_http_state {
     otlp_http_options opt;
     std::string host, port, target;
     otlp::resource_info resource;
+    bool use_tls = false;
+    std::unique_ptr<asio::ssl::context> ssl_ctx;
     asio::any_io_executor ex;
-    std::unique_ptr<beast::tcp_stream> stream;
+    std::unique_ptr<beast::tcp_stream> stream;                       // http://
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;       // https://
+
+    [[nodiscard]] bool connected() const {
+        return use_tls ? tls && beast::get_lowest_layer(*tls).socket().is_open()
+                       : stream && stream->socket().is_open();
+    }
+    void close() {
+        beast::error_code ec;
+        if (stream) {
+            stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+            stream->socket().close(ec);
+        }
+        if (tls) beast::get_lowest_layer(*tls).socket().close(ec);
+    }
+    void reset() {
+        close();
+        stream.reset();
+        tls.reset();
+    }
     std::atomic<std::uint64_t> requests{0}, retries{0}, exported{0}, rejected{0}, failed{0}, connections{0};
 };
 
 namespace {
 
 void parse_endpoint(const std::string& url, otlp_http_state& st) {
-    const std::string http_prefix = "http://";
-    if (url.rfind("https://", 0) == 0)
-        throw config_error("otlp_http.endpoint", "https endpoints are not supported yet: '" + url + "'");
-    if (url.rfind(http_prefix, 0) != 0)
-        throw config_error("otlp_http.endpoint", "must start with http://, got '" + url + "'");
-    const std::string rest = url.substr(http_prefix.size());
+    st.use_tls = url.rfind("https://", 0) == 0;
+    if (!st.use_tls && url.rfind("http://", 0) != 0)
+        throw config_error("otlp_http.endpoint", "must start with http:// or https://, got '" + url + "'");
+    const std::string rest = url.substr(st.use_tls ? 8 : 7);
     const auto slash = rest.find('/');
     const std::string authority = rest.substr(0, slash);
     st.target = slash == std::string::npos ? "/" : rest.substr(slash);
@@ -57,10 +78,37 @@ void parse_endpoint(const std::string& url, otlp_http_state& st) {
         st.port = authority.substr(colon + 1);
     } else {
         st.host = authority;
-        st.port = "80";
+        st.port = st.use_tls ? "443" : "80";
     }
     if (st.port.empty() || st.port.find_first_not_of("0123456789") != std::string::npos)
         throw config_error("otlp_http.endpoint", "invalid port in '" + url + "'");
+}
+
+std::unique_ptr<asio::ssl::context> make_tls_context(const otlp_tls_options& t) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    auto load = [](const char* what, auto&& fn) {
+        boost::system::error_code ec;
+        fn(ec);
+        if (ec) throw config_error(what, ec.message());
+    };
+    if (!t.ca_pem.empty())
+        load("otlp_http.tls.ca_pem", [&](auto& ec) { ctx->add_certificate_authority(asio::buffer(t.ca_pem), ec); });
+    if (!t.ca_file.empty())
+        load("otlp_http.tls.ca_file", [&](auto& ec) { ctx->load_verify_file(t.ca_file, ec); });
+    if (t.ca_pem.empty() && t.ca_file.empty())
+        load("otlp_http.tls (system CA store)", [&](auto& ec) { ctx->set_default_verify_paths(ec); });
+    if (!t.client_certificate_file.empty() || !t.client_key_file.empty()) {
+        if (t.client_certificate_file.empty() || t.client_key_file.empty())
+            throw config_error("otlp_http.tls", "client_certificate_file and client_key_file must be set together");
+        load("otlp_http.tls.client_certificate_file",
+             [&](auto& ec) { ctx->use_certificate_chain_file(t.client_certificate_file, ec); });
+        load("otlp_http.tls.client_key_file",
+             [&](auto& ec) { ctx->use_private_key_file(t.client_key_file, asio::ssl::context::pem, ec); });
+    }
+    ctx->set_verify_mode(t.verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    return ctx;
 }
 
 std::string gzip_compress(const std::string& in) {
@@ -214,6 +262,13 @@ otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
         if (end != t.c_str() + t.size() || ms <= 0) throw config_error(var, "expected milliseconds > 0, got '" + t + "'");
         o.timeout = std::chrono::milliseconds(ms);
     }
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &var); !c.empty())
+        o.tls.ca_file = c;
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &var);
+        !c.empty())
+        o.tls.client_certificate_file = c;
+    if (const std::string k = first("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY", &var); !k.empty())
+        o.tls.client_key_file = k;
     if (const std::string r = get("OTEL_RESOURCE_ATTRIBUTES"); !r.empty())
         for (auto& [k, v] : detail::parse_kv_list(r, "OTEL_RESOURCE_ATTRIBUTES")) o.resource_attributes.emplace_back(k, v);
     if (const std::string s = get("OTEL_SERVICE_NAME"); !s.empty()) o.resource_attributes.emplace_back("service.name", s);
@@ -224,6 +279,7 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options) : st_(std::mak
     detail::parse_endpoint(options.endpoint, *st_);
     if (options.max_attempts == 0) throw config_error("otlp_http.max_attempts", "must be > 0");
     if (options.timeout.count() <= 0) throw config_error("otlp_http.timeout", "must be > 0 ms");
+    if (st_->use_tls) st_->ssl_ctx = detail::make_tls_context(options.tls);
     st_->opt = std::move(options);
 }
 otlp_http_exporter::~otlp_http_exporter() = default;
@@ -244,18 +300,43 @@ void otlp_http_exporter::start(const exporter_environment& env) {
 
 namespace {
 
+template <class Stream>
+asio::awaitable<http::response<http::string_body>> round_trip(Stream& stream, const http::request<http::string_body>& req,
+                                                              std::chrono::milliseconds timeout) {
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_write(stream, req, asio::use_awaitable);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    co_await http::async_read(stream, buf, res, asio::use_awaitable);
+    co_return res;
+}
+
+asio::awaitable<void> connect(detail::otlp_http_state& s) {
+    s.reset();
+    tcp::resolver resolver(s.ex);
+    auto results = co_await resolver.async_resolve(s.host, s.port, asio::use_awaitable);
+    if (s.use_tls) {
+        s.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(s.ex, *s.ssl_ctx);
+        auto& lowest = beast::get_lowest_layer(*s.tls);
+        lowest.expires_after(s.opt.timeout);
+        co_await lowest.async_connect(results, asio::use_awaitable);
+        if (!SSL_set_tlsext_host_name(s.tls->native_handle(), s.host.c_str()))
+            throw std::runtime_error("TLS: cannot set SNI host name '" + s.host + "'");
+        if (s.opt.tls.verify_peer) s.tls->set_verify_callback(asio::ssl::host_name_verification(s.host));
+        co_await s.tls->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    } else {
+        s.stream = std::make_unique<beast::tcp_stream>(s.ex);
+        s.stream->expires_after(s.opt.timeout);
+        co_await s.stream->async_connect(results, asio::use_awaitable);
+    }
+    s.connections.fetch_add(1, std::memory_order_relaxed);
+}
+
 /// One POST; returns the HTTP status and the Retry-After seconds (or -1). Throws on I/O errors.
 asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otlp_http_state> st, const std::string* body,
                                                      std::string* response) {
     auto& s = *st;
-    if (!s.stream || !s.stream->socket().is_open()) {
-        s.stream = std::make_unique<beast::tcp_stream>(s.ex);
-        tcp::resolver resolver(s.ex);
-        auto results = co_await resolver.async_resolve(s.host, s.port, asio::use_awaitable);
-        s.stream->expires_after(s.opt.timeout);
-        co_await s.stream->async_connect(results, asio::use_awaitable);
-        s.connections.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (!s.connected()) co_await connect(s);
     http::request<http::string_body> req{http::verb::post, s.target, 11};
     req.set(http::field::host, s.host);
     req.set(http::field::user_agent, "tracecraft-cpp/0.1.0");
@@ -266,11 +347,11 @@ asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otl
     req.keep_alive(true);
     req.body() = *body;
     req.prepare_payload();
-    s.stream->expires_after(s.opt.timeout);
-    co_await http::async_write(*s.stream, req, asio::use_awaitable);
-    beast::flat_buffer buf;
     http::response<http::string_body> res;
-    co_await http::async_read(*s.stream, buf, res, asio::use_awaitable);
+    if (s.use_tls)
+        res = co_await round_trip(*s.tls, req, s.opt.timeout);
+    else
+        res = co_await round_trip(*s.stream, req, s.opt.timeout);
     s.requests.fetch_add(1, std::memory_order_relaxed);
     long retry_after = -1;
     if (auto it = res.find(http::field::retry_after); it != res.end()) {
@@ -279,11 +360,7 @@ asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otl
         const long secs = std::strtol(v.c_str(), &end, 10);
         if (end != v.c_str() && secs >= 0) retry_after = secs;
     }
-    if (!res.keep_alive()) {
-        beast::error_code ec;
-        s.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
-        s.stream->close();
-    }
+    if (!res.keep_alive()) s.close();
     *response = std::move(res.body());
     co_return std::pair<unsigned, long>(res.result_int(), retry_after);
 }
@@ -323,11 +400,8 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
             retryable = status == 429 || status == 502 || status == 503 || status == 504;
             if (retry_after >= 0) wait = std::chrono::milliseconds(retry_after * 1000);
         } catch (const std::exception& e) {
-            last_error = e.what();   // connection refused / reset / timeout: retry on a new connection
-            if (st->stream) {
-                beast::error_code ec;
-                st->stream->socket().close(ec);
-            }
+            last_error = e.what();   // connection refused / reset / timeout / TLS: retry on a new connection
+            st->close();
         }
         if (!retryable || attempt >= st->opt.max_attempts || !st->ex) {
             st->failed.fetch_add(1, std::memory_order_relaxed);
@@ -343,12 +417,7 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
 }
 
 asio::awaitable<void> otlp_http_exporter::shutdown() {
-    if (st_->stream) {
-        beast::error_code ec;
-        st_->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
-        st_->stream->close();
-        st_->stream.reset();
-    }
+    st_->reset();
     st_->ex = asio::any_io_executor();
     co_return;
 }

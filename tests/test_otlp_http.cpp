@@ -1,6 +1,7 @@
 // OTLP/HTTP exporter against an in-process Beast receiver on 127.0.0.1: keep-alive, both
 // encodings, gzip, 503 + Retry-After, 400 not retried, partial success, receiver down then up,
-// and the OTEL_* environment precedence.
+// slow receiver (back-pressure), TLS with a self-signed certificate, and the OTEL_* environment
+// precedence.
 #include <zlib.h>
 
 #include <deque>
@@ -9,7 +10,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "test_util.hpp"
 #include "tracecraft/exporters/otlp_http.hpp"
@@ -33,11 +37,28 @@ struct received {
     int connection = 0;
 };
 
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    BOOST_TEST_REQUIRE(in.good(), "cannot read " << path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+const std::string data_dir = TRACECRAFT_TEST_DATA_DIR;
+
 class test_receiver {
 public:
-    test_receiver(asio::io_context& ioc, unsigned short port = 0)
-        : acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)) {
+    /// With `tls`, connections are TLS with the self-signed tests/data/test_server.* pair.
+    test_receiver(asio::io_context& ioc, unsigned short port = 0, bool tls = false)
+        : acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)), gate_(ioc) {
         port_ = acceptor_.local_endpoint().port();
+        gate_.expires_at(asio::steady_timer::time_point::max());
+        if (tls) {
+            ssl_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+            ssl_->use_certificate_chain_file(data_dir + "/test_server.crt");
+            ssl_->use_private_key_file(data_dir + "/test_server.key", asio::ssl::context::pem);
+        }
         asio::co_spawn(ioc, accept_loop(this), asio::detached);
     }
     unsigned short port() const { return port_; }
@@ -45,24 +66,48 @@ public:
         beast::error_code ec;
         acceptor_.close(ec);
         for (auto& s : sockets_) s->close(ec);
+        gate_.cancel();
+    }
+    /// While held, requests are read and recorded but not answered (a stalled collector).
+    void hold() { held_ = true; }
+    void release() {
+        held_ = false;
+        gate_.cancel();
     }
     std::deque<scripted> script;
     std::vector<received> requests;
     int connections = 0;
+    int handshakes_failed = 0;
 
 private:
     static asio::awaitable<void> accept_loop(test_receiver* self) {
         for (;;) {
             auto sock = std::make_shared<tcp::socket>(co_await self->acceptor_.async_accept(asio::use_awaitable));
             self->sockets_.push_back(sock);
-            asio::co_spawn(self->acceptor_.get_executor(), session(self, sock, ++self->connections), asio::detached);
+            const int conn = ++self->connections;
+            if (self->ssl_)
+                asio::co_spawn(self->acceptor_.get_executor(), tls_session(self, sock, conn), asio::detached);
+            else
+                asio::co_spawn(self->acceptor_.get_executor(), session(self, *sock, conn, sock), asio::detached);
         }
     }
-    static asio::awaitable<void> session(test_receiver* self, std::shared_ptr<tcp::socket> sock, int conn) {
+    static asio::awaitable<void> tls_session(test_receiver* self, std::shared_ptr<tcp::socket> sock, int conn) {
+        asio::ssl::stream<tcp::socket&> stream(*sock, *self->ssl_);
+        boost::system::error_code ec;
+        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            ++self->handshakes_failed;
+            co_return;
+        }
+        auto op = session(self, stream, conn, sock);
+        co_await std::move(op);
+    }
+    template <class Stream>
+    static asio::awaitable<void> session(test_receiver* self, Stream& stream, int conn, std::shared_ptr<tcp::socket> keep) {
         beast::flat_buffer buf;
         for (;;) {
             http::request<http::string_body> req;
-            co_await http::async_read(*sock, buf, req, asio::use_awaitable);
+            co_await http::async_read(stream, buf, req, asio::use_awaitable);
             received r;
             r.content_type = std::string(req[http::field::content_type]);
             r.content_encoding = std::string(req[http::field::content_encoding]);
@@ -70,6 +115,10 @@ private:
             r.body = req.body();
             r.connection = conn;
             self->requests.push_back(std::move(r));
+            while (self->held_ && keep->is_open()) {
+                boost::system::error_code ec;
+                co_await self->gate_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
             scripted s;
             if (!self->script.empty()) {
                 s = self->script.front();
@@ -80,10 +129,13 @@ private:
             res.body() = s.body;
             res.keep_alive(true);
             res.prepare_payload();
-            co_await http::async_write(*sock, res, asio::use_awaitable);
+            co_await http::async_write(stream, res, asio::use_awaitable);
         }
     }
     tcp::acceptor acceptor_;
+    asio::steady_timer gate_;
+    bool held_ = false;
+    std::unique_ptr<asio::ssl::context> ssl_;
     unsigned short port_ = 0;
     std::vector<std::shared_ptr<tcp::socket>> sockets_;
 };
@@ -102,19 +154,23 @@ asio::awaitable<void> produce(int runs, bool* done) {
 
 struct http_env {
     asio::io_context ioc;
-    std::unique_ptr<test_receiver> rx = std::make_unique<test_receiver>(ioc);
+    std::unique_ptr<test_receiver> rx;
     std::shared_ptr<otlp_http_exporter> exp;
     std::shared_ptr<runtime> rt;
 
-    explicit http_env(otlp_http_options o = {}, std::size_t batch = 4, bool start_receiver = true) {
+    explicit http_env(otlp_http_options o = {}, std::size_t batch = 4, bool start_receiver = true, bool tls = false,
+                      std::size_t max_queue_spans = 2048)
+        : rx(std::make_unique<test_receiver>(ioc, 0, tls)) {
         if (!start_receiver) rx->stop();
-        if (o.endpoint == otlp_http_options{}.endpoint) o.endpoint = "http://127.0.0.1:" + std::to_string(rx->port()) + "/v1/traces";
+        if (o.endpoint == otlp_http_options{}.endpoint)
+            o.endpoint = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(rx->port()) + "/v1/traces";
         o.initial_backoff = std::chrono::milliseconds(10);
         exp = std::make_shared<otlp_http_exporter>(o);
         trace_config cfg;
         cfg.service_name = "otlp-http-test";
         cfg.exporters = {exp};
         cfg.batch_size = batch;
+        cfg.max_queue_spans = max_queue_spans;
         cfg.flush_interval = std::chrono::milliseconds(5);
         rt = std::make_shared<runtime>(ioc, cfg);
     }
@@ -272,9 +328,75 @@ BOOST_AUTO_TEST_CASE(environment_precedence) {
     BOOST_TEST(g.headers[0].second == "secret value");   // percent-decoded
     BOOST_CHECK_THROW(otlp_http_options::from_env(env_of({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}})), config_error);
     BOOST_CHECK_THROW(otlp_http_options::from_env(env_of({{"OTEL_EXPORTER_OTLP_TIMEOUT", "soon"}})), config_error);
+    const auto t = otlp_http_options::from_env(env_of({{"OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic/ca.pem"},
+                                                       {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/traces/ca.pem"},
+                                                       {"OTEL_EXPORTER_OTLP_CLIENT_KEY", "/k.pem"}}));
+    BOOST_TEST(t.tls.ca_file == "/traces/ca.pem");
+    BOOST_TEST(t.tls.client_key_file == "/k.pem");
     otlp_http_options https;
     https.endpoint = "https://collector/v1/traces";
+    https.tls.ca_file = "/nonexistent/ca.pem";
+    try {
+        otlp_http_exporter bad{https};
+        BOOST_ERROR("a missing CA file must be rejected");
+    } catch (const config_error& e) {
+        BOOST_TEST(std::string(e.what()).find("otlp_http.tls.ca_file") != std::string::npos, e.what());
+    }
+    https.tls.ca_file.clear();
+    https.tls.client_key_file = "/k.pem";   // without a certificate
     BOOST_CHECK_THROW(otlp_http_exporter{https}, config_error);
+    https.endpoint = "ftp://collector";
+    BOOST_CHECK_THROW(otlp_http_exporter{https}, config_error);
+}
+
+BOOST_AUTO_TEST_CASE(tls_with_a_self_signed_certificate) {
+    otlp_http_options o;
+    o.tls.ca_pem = read_file(data_dir + "/test_server.crt");   // trust exactly the test server's certificate
+    o.protocol = otlp_protocol::http_json;
+    http_env env(o, 4, true, /*tls=*/true);
+    env.run(4);   // 8 spans -> 2 requests over one TLS connection
+    BOOST_TEST(env.rx->requests.size() == 2u);
+    BOOST_TEST(env.rx->connections == 1);
+    BOOST_TEST(env.rx->handshakes_failed == 0);
+    const auto doc = boost::json::parse(env.rx->requests.at(0).body);   // decrypted by the receiver
+    BOOST_TEST(doc.at("resourceSpans").as_array().at(0).at("scopeSpans").as_array().at(0).at("spans").as_array().size() == 4u);
+    BOOST_TEST(env.exp->get_stats().exported_spans == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(tls_rejects_an_untrusted_certificate) {
+    otlp_http_options o;
+    o.max_attempts = 2;   // the system CA store does not trust the self-signed test certificate
+    http_env env(o, 100, true, /*tls=*/true);
+    env.run(1);
+    BOOST_TEST(env.rx->requests.empty());
+    BOOST_TEST(env.rx->handshakes_failed >= 1);
+    BOOST_TEST(env.exp->get_stats().failed_batches == 1u);
+    BOOST_TEST(env.rt->stats().spans_export_failed == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(slow_receiver_back_pressure_is_counted_and_producers_run_on) {
+    // The receiver reads requests but answers none until released: the exporter stalls on its
+    // first batch, the queue (64 spans) fills, and further traces are dropped and counted. The
+    // producer never waits for the exporter: all its runs complete while the receiver is held.
+    http_env env({}, 16, true, false, /*max_queue_spans=*/64);
+    env.rx->hold();
+    const int runs = 500;
+    bool done = false;
+    asio::co_spawn(make_executor(env.ioc, env.rt.get()), produce(runs, &done), asio::detached);
+    while (!done) env.ioc.run_one();
+    BOOST_TEST(env.rx->requests.size() <= 1u);   // nothing answered yet
+    const auto held = env.rt->stats();
+    BOOST_TEST(held.traces_completed == static_cast<std::uint64_t>(runs));
+    BOOST_TEST(held.traces_queue_dropped > 0u);
+    BOOST_TEST(held.spans_exported == 0u);
+    env.rx->release();
+    env.rt->shutdown();
+    const auto s = env.rt->stats();
+    BOOST_TEST(s.spans_exported + s.spans_queue_dropped == 2u * runs);   // every span accounted for
+    BOOST_TEST(s.spans_exported >= 64u);
+    BOOST_TEST(s.spans_exported == env.exp->get_stats().exported_spans);
+    env.rx->stop();
+    env.ioc.run();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,7 +4,8 @@
 // coroutine on the pipeline strand. Responses: 2xx succeeds (a partial_success's rejected
 // spans are counted); 429, 502, 503 and 504 and connection failures are retried with
 // exponential backoff honouring Retry-After, up to max_attempts; other 4xx fail at once.
-// http:// endpoints only so far (https is rejected with a clear error).
+// https:// endpoints use TLS (OpenSSL through Beast's ssl_stream) with peer and host-name
+// verification against the system CA store or the CA given in otlp_tls_options.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,17 @@ namespace tracecraft {
 
 enum class otlp_protocol { http_protobuf, http_json };
 
+/// TLS settings for https:// endpoints (ignored for http://).
+struct otlp_tls_options {
+    std::string ca_file;                   ///< PEM CA bundle (OTEL_EXPORTER_OTLP_CERTIFICATE)
+    std::string ca_pem;                    ///< PEM CA certificate(s) held in memory
+    std::string client_certificate_file;   ///< mTLS (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)
+    std::string client_key_file;           ///< mTLS (OTEL_EXPORTER_OTLP_CLIENT_KEY)
+    /// Verify the server's chain and host name. With neither ca_file nor ca_pem the system
+    /// store is used. Turning this off is for tests only.
+    bool verify_peer = true;
+};
+
 struct otlp_http_options {
     /// Full URL of the traces endpoint, used as is (e.g. http://127.0.0.1:4318/v1/traces).
     std::string endpoint = "http://localhost:4318/v1/traces";
@@ -34,6 +46,7 @@ struct otlp_http_options {
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
     otlp::dialect conventions = otlp::dialect::both;
+    otlp_tls_options tls;
     /// Resource attributes besides service.name (taken from the runtime) and telemetry.sdk.*.
     std::vector<std::pair<std::string, attribute_value>> resource_attributes;
 
@@ -41,6 +54,7 @@ struct otlp_http_options {
     /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_EXPORTER_OTLP_ENDPOINT gets
     /// "/v1/traces" appended; *_HEADERS (k=v,k2=v2, percent-decoded), *_PROTOCOL
     /// (http/protobuf | http/json), *_COMPRESSION (gzip | none), *_TIMEOUT (ms);
+    /// *_CERTIFICATE, *_CLIENT_CERTIFICATE, *_CLIENT_KEY (TLS files); OTEL_SERVICE_NAME and
     /// OTEL_RESOURCE_ATTRIBUTES. Signal-specific variables win over generic ones.
     static otlp_http_options from_env(const env_lookup& lookup = {});
 };
