@@ -365,6 +365,19 @@ span& span::set_attribute(std::string_view key, std::span<const double> values) 
     return *this;
 }
 
+span& span::set_attribute(std::string_view key, std::span<const bool> values) {
+    if (rec_) append_attr(rec_, rec_->attrs, key, copy_array(rec_, value_type::bool_array, values), true);
+    return *this;
+}
+span& span::set_attribute(std::string_view key, const std::vector<bool>& values) {
+    if (!rec_) return *this;
+    auto* p = static_cast<bool*>(rec_->alloc(std::max<std::size_t>(values.size(), 1), alignof(bool)));
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
+    append_attr(rec_, rec_->attrs, key, value_view::of_array(value_type::bool_array, p, static_cast<std::uint32_t>(values.size())),
+                true);
+    return *this;
+}
+
 void span::set_input_impl(std::string_view name, const attribute_arg& value) {
     if (rec_->flags & span_flag_no_inputs) return;
     for (std::uint32_t i = 0; i < rec_->n_excluded; ++i) {

@@ -10,8 +10,21 @@ tools/install-deps.sh
 jobs=$(nproc)
 start=$(date +%s)
 
+# The OTLP interop test decodes our bodies with the OpenTelemetry JS project's protobufjs code,
+# generated from the official opentelemetry-proto definitions (pinned version, npm registry).
+otlp_js="$PWD/build/_otlp_js"
+if ! command -v npm > /dev/null; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [ ! -d "$otlp_js/node_modules/@opentelemetry/otlp-transformer" ]; then
+  mkdir -p "$otlp_js"
+  npm install --prefix "$otlp_js" --no-audit --no-fund --silent @opentelemetry/otlp-transformer@0.208.0
+fi
+
 echo "== [1/3] release build + tests"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECRAFT_WERROR=ON
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECRAFT_WERROR=ON \
+      -DTRACECRAFT_OTLP_JS_MODULES="$otlp_js/node_modules"
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== smoke runs: benchmarks (a few thousand spans) and examples"

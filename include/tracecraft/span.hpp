@@ -105,6 +105,8 @@ public:
     span& set_attribute(std::string_view key, std::span<const std::string> values);
     span& set_attribute(std::string_view key, std::span<const std::int64_t> values);
     span& set_attribute(std::string_view key, std::span<const double> values);
+    span& set_attribute(std::string_view key, std::span<const bool> values);
+    span& set_attribute(std::string_view key, const std::vector<bool>& values);   ///< bit-packed: copied element-wise
     span& set_attribute(std::string_view key, const std::vector<std::string>& values) {
         return set_attribute(key, std::span<const std::string>(values));
     }
