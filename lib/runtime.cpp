@@ -203,6 +203,7 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
                    (!rate_all && (cfg.sampling.always_keep_errors || cfg.sampling.always_keep_slow));
     for (const auto& r : cfg.sampling.rules) rule_thresholds.push_back(rate_to_threshold(r.rate));
     for (const auto& e : cfg.exporters) deliveries.push_back(delivery{e, {}, false});
+    if (cfg.enrich) prices = cfg.prices ? cfg.prices : price_table::builtin();
     if (cfg.redaction.enabled) {
         redact = std::make_unique<redactor>(cfg.redaction);   // compiled once; throws config_error
         scratch = std::make_unique<redaction_scratch>(redact->make_scratch());
@@ -227,12 +228,17 @@ runtime_core::~runtime_core() {
 void runtime_core::on_trace_complete(trace_buffer* t) noexcept {
     std::uint32_t n = 0;
     bool err = false;
+    std::uint8_t flags = 0;
     for (span_record* s = t->ended.load(std::memory_order_acquire); s; s = s->next_ended) {
         ++n;
         err |= s->status == status_code::error;
+        flags |= s->flags;
     }
     t->span_count = n;
     t->has_error.store(err, std::memory_order_relaxed);
+    // Enrichment only touches traces with token usage or errors: W1-style traces pay nothing.
+    const bool enrich = prices && (err || (flags & span_flag_usage));
+    if (enrich && cfg.order == processor_order::safety) enrich_trace(t, *prices);
     if (t->head == head_decision::tail && !tail_keep(t)) {
         stats.traces_sampled_out.fetch_add(1, std::memory_order_relaxed);
         if (cfg.on_sampled_out) {
@@ -252,6 +258,7 @@ void runtime_core::on_trace_complete(trace_buffer* t) noexcept {
         trace_destroy(t);
         return;
     }
+    if (enrich && cfg.order == processor_order::efficiency) enrich_trace(t, *prices);
     const std::size_t prev = pipeline_spans.fetch_add(n, std::memory_order_acq_rel);
     if (prev != 0 && prev + n > cfg.max_queue_spans) {
         pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);

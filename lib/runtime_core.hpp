@@ -47,6 +47,9 @@ struct context_liveness {
 struct flush_waiter;
 struct inflight_batch;
 
+/// Cost of LLM spans and run totals on the root (lib/llm.cpp).
+void enrich_trace(trace_buffer* t, const price_table& prices) noexcept;
+
 struct runtime_core {
     explicit runtime_core(boost::asio::io_context& ioc, trace_config cfg);
     ~runtime_core();
@@ -59,6 +62,7 @@ struct runtime_core {
 
     // --- head sampling (read on the hot path) ---
     bool tail_enabled = false;    ///< keep_errors / keep_slow / rules need the whole trace
+    std::shared_ptr<const price_table> prices;   ///< null when enrichment is off
     std::uint64_t rate_threshold = 0;   ///< keep iff low 56 bits of trace id < threshold
     bool rate_all = true;
     std::vector<std::uint64_t> rule_thresholds;

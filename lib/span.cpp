@@ -63,6 +63,12 @@ void append_attr(span_record* r, attr_list& list, std::string_view key, const va
     }
 }
 
+} // namespace
+
+void detail::append_attribute(span_record* r, std::string_view key, const value_view& v) { append_attr(r, r->attrs, key, v, false); }
+
+namespace {
+
 template <class T>
 value_view copy_array(span_record* r, value_type t, std::span<const T> values) {
     auto* p = static_cast<T*>(r->alloc(sizeof(T) * std::max<std::size_t>(values.size(), 1), alignof(T)));
@@ -266,8 +272,10 @@ span_scope::~span_scope() {
     r->end_ticks = now_ticks();
     bool unwinding = false;
     if (std::uncaught_exceptions() > uncaught_ && !(r->flags & span_flag_exception)) {
-        r->status = status_code::error;
-        r->status_message = r->copy("exception escaped the span scope");
+        if (r->status != status_code::error) {   // an explicit error status says more: keep it
+            r->status = status_code::error;
+            r->status_message = r->copy("exception escaped the span scope");
+        }
         unwinding = true;
     }
     if (tls_slot() != c && !c->is_thread_fallback) r->flags |= span_flag_abandoned;
@@ -404,6 +412,14 @@ span& span::set_tokens(std::int64_t input_tokens, std::int64_t output_tokens) {
     if (!rec_) return *this;
     set_attribute("gen_ai.usage.input_tokens", input_tokens);
     set_attribute("gen_ai.usage.output_tokens", output_tokens);
+    rec_->flags |= span_flag_usage;
+    return *this;
+}
+
+span& span::set_usage(const token_usage& usage) {
+    if (!rec_) return *this;
+    set_tokens(usage.input_tokens, usage.output_tokens);
+    if (usage.estimated) set_attribute("tracecraft.usage.estimated", true);
     return *this;
 }
 

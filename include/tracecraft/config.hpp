@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tracecraft/pricing.hpp"
+
 #include "tracecraft/exporter.hpp"
 #include "tracecraft/redaction.hpp"
 
@@ -52,9 +54,12 @@ struct sampling_config {
 };
 
 /// The seed's ProcessorOrder.
+/// Where enrichment (LLM cost from trace_config::prices, run totals of tokens, cost and errors
+/// on the root span) runs relative to the tail sampler. Redaction always runs on the pipeline
+/// strand and only on kept traces (scanning a trace that is then dropped protects nothing).
 enum class processor_order {
-    safety,      ///< enrich -> redact -> sample (default)
-    efficiency,  ///< sample -> redact -> enrich
+    safety,      ///< enrich -> sample -> redact (default): tail rules and on_sampled_out see cost and totals
+    efficiency,  ///< sample -> enrich -> redact: dropped traces are never enriched
 };
 
 /// What to do when the pipeline queue is full (spdlog's overflow policies).
@@ -72,6 +77,11 @@ struct trace_config {
     /// producer's path; a trace the sampler drops is never scanned.
     redaction_config redaction;
     processor_order order = processor_order::safety;
+    /// Enrichment: tracecraft.cost_usd on LLM spans with a model and usage (unless set), and
+    /// tracecraft.run.{input,output,total}_tokens, .cost_usd, .error_count on the root span.
+    bool enrich = true;
+    /// Model prices for enrichment; null means price_table::builtin() (data/model_prices.json).
+    std::shared_ptr<const price_table> prices;
     /// Spans nested deeper than this are not recorded (counted in stats).
     std::uint32_t max_step_depth = 100;
     /// Capacity of the pipeline, in spans: finished traces waiting for or in export.

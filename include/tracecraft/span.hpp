@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tracecraft/attribute.hpp"
+#include "tracecraft/llm_usage.hpp"
 #include "tracecraft/detail/task_context.hpp"
 #include "tracecraft/ids.hpp"
 #include "tracecraft/span_kind.hpp"
@@ -137,7 +138,11 @@ public:
     span& set_model(std::string_view model, std::string_view provider = {});
     /// Token usage (gen_ai.usage.input_tokens / output_tokens).
     span& set_tokens(std::int64_t input_tokens, std::int64_t output_tokens);
-    /// Cost in USD (tracecraft.cost_usd).
+    /// Usage as read from a provider response (llm_usage.hpp); an estimate is marked
+    /// tracecraft.usage.estimated = true.
+    span& set_usage(const token_usage& usage);
+    /// Cost in USD (tracecraft.cost_usd). Without it, the pipeline prices LLM spans that have
+    /// a model and token usage from trace_config::prices.
     span& set_cost(double usd);
 
     span& add_event(std::string_view name, std::initializer_list<key_value> attributes = {});

@@ -81,6 +81,7 @@ enum span_flags : std::uint8_t {
     span_flag_exception = 16,    ///< an exception (or cancellation) was recorded
     span_flag_no_inputs = 32,    ///< capture_inputs = false
     span_flag_run = 64,          ///< started by run_scope
+    span_flag_usage = 128,       ///< token usage recorded (set_tokens / set_usage): enrich at trace end
 };
 
 struct span_record {
@@ -152,5 +153,8 @@ private:
     void* alloc_overflow(std::size_t n, std::size_t align);
     attr_chunk* new_chunk(attr_list& list);
 };
+
+/// Appends an attribute outside the per-span limit (library-derived values, e.g. enrichment).
+void append_attribute(span_record* r, std::string_view key, const value_view& v);
 
 } // namespace tracecraft::detail

@@ -1,0 +1,32 @@
+// TraceCraft C++ — token usage read from LLM provider responses.
+//
+// OpenAI shape:    {"usage": {"prompt_tokens": 12, "completion_tokens": 34}} (also the final
+//                  streaming chunk when stream_options.include_usage is set)
+// Anthropic shape: {"usage": {"input_tokens": 12, "output_tokens": 34}}, and in streams
+//                  message_start.message.usage.input_tokens / message_delta.usage.output_tokens.
+// When a response carries no usage, estimate_tokens() gives a rough count and the span is
+// marked tracecraft.usage.estimated = true.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tracecraft {
+
+struct token_usage {
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    bool estimated = false;   ///< not reported by the provider
+    [[nodiscard]] std::int64_t total() const noexcept { return input_tokens + output_tokens; }
+};
+
+/// Usage from a JSON response body or one streaming event's JSON (OpenAI or Anthropic shape).
+/// Fields absent in this document are left at 0; nullopt if it has no usage at all (or is not
+/// JSON).
+[[nodiscard]] std::optional<token_usage> parse_usage(std::string_view json_text);
+
+/// Rough token count of text (~4 bytes per token, at least 1 for non-empty text).
+[[nodiscard]] std::int64_t estimate_tokens(std::string_view text) noexcept;
+
+} // namespace tracecraft
