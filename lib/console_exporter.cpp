@@ -68,13 +68,17 @@ void render_node(std::ostringstream& os, const std::vector<node>& nodes, std::si
     os << ") " << dur << " ms";
     const value_view in = s.attributes().find("gen_ai.usage.input_tokens");
     const value_view out = s.attributes().find("gen_ai.usage.output_tokens");
+    const value_view total = s.attributes().find("tracecraft.run.total_tokens");
     if (in.type() == value_type::int64 || out.type() == value_type::int64)
         os << " [" << with_commas(in.type() == value_type::int64 ? in.as_int() : 0) << "/"
            << with_commas(out.type() == value_type::int64 ? out.as_int() : 0) << " tokens]";
-    const value_view cost = s.attributes().find("tracecraft.cost_usd");
+    else if (total.type() == value_type::int64)   // run totals on the root (enrichment)
+        os << " [" << with_commas(total.as_int()) << " tokens]";
+    value_view cost = s.attributes().find("tracecraft.cost_usd");
+    if (cost.type() != value_type::float64) cost = s.attributes().find("tracecraft.run.cost_usd");
     if (cost.type() == value_type::float64) {
         char c[32];
-        std::snprintf(c, sizeof c, "%.4f", cost.as_double());
+        std::snprintf(c, sizeof c, cost.as_double() < 0.01 ? "%.6f" : "%.4f", cost.as_double());
         os << " [$" << c << "]";
     }
     if (s.attributes().find("tracecraft.cancelled").type() == value_type::boolean) os << " [cancelled]";

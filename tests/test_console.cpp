@@ -82,9 +82,9 @@ BOOST_AUTO_TEST_CASE(golden_tree) {
     const auto texts = render_with(false, false);
     BOOST_TEST_REQUIRE(texts.size() == 1u);
     const std::string golden =
-        "support_agent (AGENT) <d> ms\n"
+        "support_agent (AGENT) <d> ms [1,260 tokens] [$0.004200]\n"
         "├── search_docs (RETRIEVAL) <d> ms\n"
-        "├── chat (LLM gpt-4o) <d> ms [1,000/260 tokens] [$0.0042]\n"
+        "├── chat (LLM gpt-4o) <d> ms [1,000/260 tokens] [$0.004200]\n"
         "│   └── policy_check (GUARDRAIL) <d> ms ERROR: blocked: PII in prompt\n"
         "└── lookup_order (TOOL) <d> ms\n";
     BOOST_TEST(mask_durations(texts[0]) == golden);
@@ -94,11 +94,11 @@ BOOST_AUTO_TEST_CASE(golden_verbose_tree) {
     const auto texts = render_with(true, false);
     BOOST_TEST_REQUIRE(texts.size() == 1u);
     const std::string golden =
-        "support_agent (AGENT) <d> ms\n"
+        "support_agent (AGENT) <d> ms [1,260 tokens] [$0.004200]\n"
         "│   inputs: {question: where is my order?}\n"
         "├── search_docs (RETRIEVAL) <d> ms\n"
         "│       outputs: {hits: 3}\n"
-        "├── chat (LLM gpt-4o) <d> ms [1,000/260 tokens] [$0.0042]\n"
+        "├── chat (LLM gpt-4o) <d> ms [1,000/260 tokens] [$0.004200]\n"
         "│   │   inputs: {prompt: be brief}\n"
         "│   └── policy_check (GUARDRAIL) <d> ms ERROR: blocked: PII in prompt\n"
         "└── lookup_order (TOOL) <d> ms\n";
@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(lines_go_through_the_given_logger) {
     rt->shutdown();
     reset_default_runtime();
     const std::string text = mask_durations(out.str());
-    BOOST_TEST(text.find("support_agent (AGENT) <d> ms\n├── search_docs") == 0u, text);
+    BOOST_TEST(text.find("support_agent (AGENT) <d> ms [1,260 tokens] [$0.004200]\n├── search_docs") == 0u, text);
     BOOST_TEST(text.find('\x1b') == std::string::npos);
 }
 

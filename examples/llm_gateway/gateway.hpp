@@ -1,0 +1,55 @@
+// An async LLM gateway on Boost.Beast, traced with TraceCraft.
+//
+// Serves an OpenAI-compatible POST /v1/chat/completions (plain JSON and "stream": true
+// server-sent events) and forwards to an upstream LLM over HTTP with connection reuse. Each
+// request is an AGENT run that continues an incoming traceparent, fans out with
+// tracecraft::when_all to a RETRIEVAL step (in-memory document search) and a TOOL step, then
+// calls the upstream (an LLM span of kind CLIENT that injects traceparent) and answers.
+//
+// Errors map to statuses and ERROR spans, never crashes: invalid JSON or missing fields 400,
+// body over max_body 413, unknown path 404, wrong method 405, upstream unreachable / 5xx 502,
+// upstream timeout 504; a stream that breaks ends with an SSE error event.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+
+namespace llm_gateway {
+
+struct gateway_options {
+    std::string address = "127.0.0.1";
+    unsigned short port = 0;                         ///< 0: any free port
+    std::string upstream_host = "127.0.0.1";
+    unsigned short upstream_port = 0;
+    std::chrono::milliseconds upstream_timeout{10000};   ///< per upstream operation
+    std::size_t max_body = 1 << 20;                  ///< request bodies above this get 413
+    std::size_t max_idle_upstream = 64;              ///< kept-alive upstream connections
+};
+
+struct gateway_stats {
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0;              ///< responses with status >= 400
+    std::uint64_t upstream_connects = 0;   ///< new upstream connections (reuse keeps this low)
+};
+
+class gateway {
+public:
+    gateway(boost::asio::any_io_executor ex, gateway_options options);
+    ~gateway();
+    [[nodiscard]] unsigned short port() const noexcept;
+    /// Stops accepting and closes idle upstream connections (in-flight requests finish).
+    void stop();
+    [[nodiscard]] gateway_stats stats() const noexcept;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> st_;
+};
+
+} // namespace llm_gateway

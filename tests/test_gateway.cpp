@@ -1,0 +1,314 @@
+// End to end: the LLM gateway example and the mock LLM on loopback, concurrent plain and
+// streamed requests, the exported spans checked per request; then every bad-input and
+// upstream-fault case (status code, ERROR spans, never a crash).
+#include <map>
+#include <set>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include "client.hpp"
+#include "gateway.hpp"
+#include "mock_llm.hpp"
+#include "test_util.hpp"
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace tracecraft;
+using llm_gateway::chat_client;
+using llm_gateway::chat_response;
+
+namespace {
+
+struct request_spec {
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string target = "/v1/chat/completions";
+};
+
+struct gateway_env {
+    tc_test::traced_env env;
+    llm_gateway::mock_llm mock;
+    std::unique_ptr<llm_gateway::gateway> gw;
+
+    explicit gateway_env(llm_gateway::gateway_options g = {}, bool upstream_down = false)
+        : mock(env.ioc.get_executor(), mock_options()) {
+        g.upstream_port = mock.port();
+        if (upstream_down) {
+            mock.stop();
+            asio::ip::tcp::acceptor probe(env.ioc, {asio::ip::make_address("127.0.0.1"), 0});
+            g.upstream_port = probe.local_endpoint().port();   // closed again below: nobody listens
+        }
+        gw = std::make_unique<llm_gateway::gateway>(env.ioc.get_executor(), g);
+    }
+    static llm_gateway::mock_llm_options mock_options() {
+        llm_gateway::mock_llm_options m;
+        m.delay = std::chrono::milliseconds(5);
+        m.chunk_delay = std::chrono::milliseconds(1);
+        m.chunks = 6;
+        return m;
+    }
+
+    static asio::awaitable<void> send_all(asio::any_io_executor ex, unsigned short port, std::vector<request_spec> specs,
+                                          std::vector<chat_response>* out, int* done) {
+        chat_client client(ex, "127.0.0.1", port);
+        for (auto& s : specs) {
+            auto op = client.post(s.target, s.body, s.headers);
+            out->push_back(co_await std::move(op));
+        }
+        ++*done;
+    }
+
+    /// Runs `clients` concurrent clients, each sending its list of requests in order.
+    std::vector<std::vector<chat_response>> run(const std::vector<std::vector<request_spec>>& clients) {
+        std::vector<std::vector<chat_response>> out(clients.size());
+        int done = 0;
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            asio::co_spawn(env.ioc, send_all(env.ioc.get_executor(), gw->port(), clients[i], &out[i], &done), asio::detached);
+        while (done < static_cast<int>(clients.size())) env.ioc.run_one();
+        return out;
+    }
+    std::vector<span_data> finish() {
+        gw->stop();
+        mock.stop();
+        env.ioc.run_for(std::chrono::milliseconds(50));   // sessions see their sockets close
+        return env.finish();
+    }
+};
+
+std::map<std::string, std::vector<span_data>> by_trace(const std::vector<span_data>& spans) {
+    std::map<std::string, std::vector<span_data>> m;
+    for (const auto& s : spans) m[s.trace.to_hex()].push_back(s);
+    return m;
+}
+
+const span_data& kind_of(const std::vector<span_data>& spans, span_kind k) {
+    for (const auto& s : spans)
+        if (s.kind == k) return s;
+    BOOST_FAIL("no span of kind " << to_string(k));
+    return spans.front();
+}
+
+std::int64_t int_attr(const span_data& s, std::string_view key) {
+    const auto& v = s.attribute(key);
+    BOOST_TEST_REQUIRE(std::holds_alternative<std::int64_t>(v), "attribute " << key << " missing on " << s.name);
+    return std::get<std::int64_t>(v);
+}
+
+/// The single trace of a one-request run.
+std::vector<span_data> only_trace(const std::vector<span_data>& spans) {
+    auto m = by_trace(spans);
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    return m.begin()->second;
+}
+
+std::string error_message_of(const chat_response& r) {
+    const auto doc = json::parse(r.body);
+    return std::string(doc.at("error").at("message").as_string());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(gateway_end_to_end)
+
+BOOST_AUTO_TEST_CASE(concurrent_plain_and_streamed_requests) {
+    gateway_env g;
+    const int n_clients = 12;
+    std::vector<std::vector<request_spec>> clients(n_clients);
+    std::map<std::string, std::string> incoming;   // traceparent sent -> (checked below)
+    for (int c = 0; c < n_clients; ++c) {
+        for (int k = 0; k < 2; ++k) {   // two requests per connection: keep-alive, one trace each
+            request_spec r;
+            const bool stream = (c + k) % 2 == 1;
+            r.body = llm_gateway::chat_body("gpt-4o-mini", "How long does shipping take? client " + std::to_string(c), stream);
+            if (c % 3 == 0) {
+                const std::string tp = "00-" + std::string(30, 'a') + std::to_string(c % 10) + std::to_string(k) + "-" +
+                                       std::string(15, 'b') + std::to_string(k) + "-01";
+                r.headers.emplace_back("traceparent", tp);
+            }
+            clients[c].push_back(r);
+        }
+    }
+    const auto responses = g.run(clients);
+    const auto upstream_traceparents = g.mock.traceparents();
+    const auto spans = g.finish();
+    const auto traces = by_trace(spans);
+    BOOST_TEST(traces.size() == static_cast<std::size_t>(2 * n_clients));
+    std::set<std::string> upstream(upstream_traceparents.begin(), upstream_traceparents.end());
+
+    for (int c = 0; c < n_clients; ++c) {
+        for (int k = 0; k < 2; ++k) {
+            const chat_response& res = responses[c].at(k);
+            const bool stream = (c + k) % 2 == 1;
+            BOOST_TEST_REQUIRE(res.status == 200u);
+            const auto tr = parse_traceparent(res.traceresponse);
+            BOOST_TEST_REQUIRE(tr.has_value(), "traceresponse header: '" << res.traceresponse << "'");
+            const auto it = traces.find(tr->trace.to_hex());
+            BOOST_TEST_REQUIRE((it != traces.end()));
+            const auto& t = it->second;
+            BOOST_TEST(t.size() == 4u);   // AGENT root, RETRIEVAL, TOOL, LLM
+            const auto& root = kind_of(t, span_kind::agent);
+            const auto& llm = kind_of(t, span_kind::llm);
+            BOOST_TEST((root.id == tr->span));
+            for (const auto& s : t)   // tree shape: every child's parent is this request's root
+                if (s.id != root.id) BOOST_TEST((s.parent_id == root.id), s.name << " has a foreign parent");
+            BOOST_TEST((kind_of(t, span_kind::retrieval).name == "search_docs"));
+            BOOST_TEST((kind_of(t, span_kind::tool).name == "word_stats"));
+            BOOST_TEST((root.status != status_code::error));
+            // traceparent continued
+            if (c % 3 == 0) {
+                const auto sent = parse_traceparent(clients[c][k].headers[0].second);
+                BOOST_TEST((root.trace == sent->trace));
+                BOOST_TEST((root.parent_id == sent->span));
+                BOOST_TEST(root.remote_parent);
+            } else {
+                BOOST_TEST(!root.parent_id.valid());
+            }
+            // the upstream request carried the LLM span's context
+            BOOST_TEST(upstream.count(format_traceparent(span_context{llm.trace, llm.id, 1, false})) == 1u);
+            // tokens: the span's usage is what the client saw; cost from the price table
+            json::value usage;
+            if (stream) {
+                BOOST_TEST_REQUIRE(res.events.size() >= 3u);
+                BOOST_TEST(res.events.back() == "[DONE]");
+                usage = json::parse(res.events[res.events.size() - 2]).at("usage");
+                BOOST_TEST(std::holds_alternative<double>(llm.attribute("gen_ai.response.time_to_first_chunk")));
+                BOOST_TEST(int_attr(llm, "tracecraft.stream.chunks") >= 6);
+                std::string text;
+                for (std::size_t e = 0; e + 2 < res.events.size(); ++e) {
+                    const auto ev = json::parse(res.events[e]);
+                    const auto& d = ev.at("choices").as_array().at(0).at("delta").as_object();
+                    if (const auto* ct = d.if_contains("content")) text += std::string(ct->as_string());
+                }
+                BOOST_TEST(std::get<std::string>(llm.output("completion")) == text);
+            } else {
+                usage = json::parse(res.body).at("usage");
+                BOOST_TEST(std::holds_alternative<std::monostate>(llm.attribute("gen_ai.response.time_to_first_chunk")));
+            }
+            const std::int64_t in = usage.at("prompt_tokens").as_int64(), out = usage.at("completion_tokens").as_int64();
+            BOOST_TEST(int_attr(llm, "gen_ai.usage.input_tokens") == in);
+            BOOST_TEST(int_attr(llm, "gen_ai.usage.output_tokens") == out);
+            BOOST_TEST(std::holds_alternative<std::monostate>(llm.attribute("tracecraft.usage.estimated")));
+            const double cost = (static_cast<double>(in) * 0.15 + static_cast<double>(out) * 0.60) / 1e6;
+            BOOST_TEST(std::get<double>(llm.attribute("tracecraft.cost_usd")) == cost, boost::test_tools::tolerance(1e-12));
+            BOOST_TEST(int_attr(root, "tracecraft.run.total_tokens") == in + out);
+            BOOST_TEST(std::get<double>(root.attribute("tracecraft.run.cost_usd")) == cost, boost::test_tools::tolerance(1e-12));
+            BOOST_TEST(int_attr(root, "tracecraft.run.error_count") == 0);
+        }
+    }
+    BOOST_TEST(g.gw->stats().errors == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(upstream_connections_are_reused) {
+    gateway_env g;
+    std::vector<request_spec> seq;
+    for (int i = 0; i < 6; ++i) seq.push_back({llm_gateway::chat_body("gpt-4o-mini", "q", i % 2 == 0), {}});
+    const auto res = g.run({seq});
+    for (const auto& r : res[0]) BOOST_TEST(r.status == 200u);
+    BOOST_TEST(g.gw->stats().upstream_connects == 1u);
+    BOOST_TEST(g.mock.requests() == 6u);
+    g.finish();
+}
+
+namespace {
+/// One request against a fresh gateway; returns the response and the spans of its trace.
+std::pair<chat_response, std::vector<span_data>> one(request_spec spec, llm_gateway::gateway_options o = {}, bool down = false) {
+    gateway_env g(o, down);
+    auto res = g.run({{std::move(spec)}});
+    auto spans = g.finish();
+    BOOST_TEST_REQUIRE(res[0].size() == 1u);
+    return {res[0][0], only_trace(spans)};
+}
+void expect_failed_run(const std::vector<span_data>& t, std::int64_t status, std::string_view message_part) {
+    const auto& root = kind_of(t, span_kind::agent);
+    BOOST_TEST((root.status == status_code::error));
+    BOOST_TEST(root.status_message.find(message_part) != std::string::npos, root.status_message);
+    BOOST_TEST(int_attr(root, "http.response.status_code") == status);
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(invalid_json_is_400) {
+    auto [res, t] = one({"{\"model\": \"gpt-4o\", \"messages\": [", {}});
+    BOOST_TEST(res.status == 400u);
+    BOOST_TEST(error_message_of(res).find("invalid JSON") == 0u);
+    expect_failed_run(t, 400, "invalid JSON");
+    BOOST_TEST(t.size() == 1u);   // no fan-out, no LLM call
+}
+
+BOOST_AUTO_TEST_CASE(missing_fields_are_400) {
+    auto [r1, t1] = one({R"({"model":"gpt-4o"})", {}});
+    BOOST_TEST(r1.status == 400u);
+    expect_failed_run(t1, 400, "'messages' is required");
+    auto [r2, t2] = one({R"({"messages":[{"role":"user","content":"hi"}]})", {}});
+    BOOST_TEST(r2.status == 400u);
+    expect_failed_run(t2, 400, "'model' is required");
+    auto [r3, t3] = one({R"({"model":"m","messages":[{"role":"user"}]})", {}});
+    BOOST_TEST(r3.status == 400u);
+    auto [r4, t4] = one({R"({"model":"m","stream":"yes","messages":[{"role":"user","content":"x"}]})", {}});
+    BOOST_TEST(r4.status == 400u);
+    expect_failed_run(t4, 400, "'stream' must be a boolean");
+}
+
+BOOST_AUTO_TEST_CASE(huge_body_is_413) {
+    llm_gateway::gateway_options o;
+    o.max_body = 1024;
+    auto [res, t] = one({llm_gateway::chat_body("gpt-4o", std::string(4096, 'x'), false), {}}, o);
+    BOOST_TEST(res.status == 413u);
+    expect_failed_run(t, 413, "exceeds 1024 bytes");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_path_is_404) {
+    request_spec r{llm_gateway::chat_body("gpt-4o", "q", false), {}, "/v1/embeddings"};
+    auto [res, t] = one(r);
+    BOOST_TEST(res.status == 404u);
+    expect_failed_run(t, 404, "no route");
+}
+
+BOOST_AUTO_TEST_CASE(upstream_down_is_502) {
+    auto [res, t] = one({llm_gateway::chat_body("gpt-4o-mini", "q", false), {}}, {}, /*down=*/true);
+    BOOST_TEST(res.status == 502u);
+    expect_failed_run(t, 502, "upstream unavailable");
+    const auto& llm = kind_of(t, span_kind::llm);
+    BOOST_TEST((llm.status == status_code::error));
+}
+
+BOOST_AUTO_TEST_CASE(upstream_down_while_streaming_is_502) {
+    auto [res, t] = one({llm_gateway::chat_body("gpt-4o-mini", "q", true), {}}, {}, /*down=*/true);
+    BOOST_TEST(res.status == 502u);
+    expect_failed_run(t, 502, "upstream unavailable");
+    BOOST_TEST((kind_of(t, span_kind::llm).status == status_code::error));
+}
+
+BOOST_AUTO_TEST_CASE(slow_upstream_is_504) {
+    llm_gateway::gateway_options o;
+    o.upstream_timeout = std::chrono::milliseconds(200);
+    auto [res, t] = one({llm_gateway::chat_body("slow", "q", false), {}}, o);
+    BOOST_TEST(res.status == 504u);
+    expect_failed_run(t, 504, "timed out");
+    BOOST_TEST((kind_of(t, span_kind::llm).status == status_code::error));
+}
+
+BOOST_AUTO_TEST_CASE(upstream_500_is_502) {
+    auto [res, t] = one({llm_gateway::chat_body("fail-500", "q", false), {}});
+    BOOST_TEST(res.status == 502u);
+    expect_failed_run(t, 502, "HTTP 500");
+    auto [rs, ts] = one({llm_gateway::chat_body("fail-500", "q", true), {}});
+    BOOST_TEST(rs.status == 502u);
+    expect_failed_run(ts, 502, "HTTP 500");
+}
+
+BOOST_AUTO_TEST_CASE(broken_stream_ends_with_an_error_event) {
+    auto [res, t] = one({llm_gateway::chat_body("break-stream", "q", true), {}});
+    BOOST_TEST(res.status == 200u);   // the status line went out before the upstream broke
+    BOOST_TEST_REQUIRE(!res.events.empty());
+    BOOST_TEST(json::parse(res.events.back()).as_object().contains("error"));
+    const auto& root = kind_of(t, span_kind::agent);
+    BOOST_TEST((root.status == status_code::error));
+    const auto& llm = kind_of(t, span_kind::llm);
+    BOOST_TEST((llm.status == status_code::error));
+    BOOST_TEST(int_attr(llm, "tracecraft.stream.chunks") == 2);
+    BOOST_TEST(!std::get<std::string>(llm.output("completion")).empty());   // partial output kept
+    BOOST_TEST(int_attr(root, "tracecraft.run.error_count") == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
