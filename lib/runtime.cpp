@@ -502,6 +502,7 @@ asio::awaitable<void> delivery_loop(core_ref c, std::size_t i) {
             (b->failed ? c->stats.spans_export_failed : c->stats.spans_exported).fetch_add(n, std::memory_order_relaxed);
             c->stats.batches_exported.fetch_add(1, std::memory_order_relaxed);
             c->pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
+            c->check_capacity_waiters_on_strand();
         }
     }
     d.busy = false;
@@ -528,6 +529,15 @@ struct flush_waiter {
     asio::steady_timer timer;
 };
 
+void runtime_core::check_capacity_waiters_on_strand() {
+    if (capacity_waiters.empty()) return;
+    std::erase_if(capacity_waiters, [this](const auto& w) {
+        if (!has_capacity(w.first) && !shut_down) return false;
+        w.second->timer.cancel();
+        return true;
+    });
+}
+
 void runtime_core::check_waiters_on_strand() {
     if (waiters.empty() || !idle_on_strand()) return;
     for (auto& w : waiters) w->timer.cancel();
@@ -547,12 +557,24 @@ asio::awaitable<void> flush_on_strand(core_ref c) {
     for (auto& d : c->deliveries) co_await d.exp->force_flush();
 }
 
+asio::awaitable<void> capacity_on_strand(core_ref c, std::size_t spans) {
+    while (!c->has_capacity(spans) && !c->shut_down && c->accepting.load(std::memory_order_acquire)) {
+        c->drain_on_strand(true);   // hand partly filled batches over now: the producer is waiting
+        if (c->has_capacity(spans)) break;
+        auto w = std::make_shared<flush_waiter>(c->strand);
+        c->capacity_waiters.emplace_back(spans, w);
+        boost::system::error_code ec;
+        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
 asio::awaitable<void> shutdown_on_strand(core_ref c) {
     if (c->shut_down) co_return;
     c->accepting.store(false, std::memory_order_release);
     co_await flush_on_strand(core_ref(c));
     for (auto& d : c->deliveries) co_await d.exp->shutdown();
     c->shut_down = true;
+    c->check_capacity_waiters_on_strand();   // release producers waiting for capacity
     if (c->flush_timer) c->flush_timer->cancel();
 }
 
@@ -619,6 +641,14 @@ runtime::~runtime() {
 
 asio::awaitable<void> runtime::async_force_flush() {
     auto op = detail::flush_on_strand(detail::core_ref(core_));
+    co_await asio::co_spawn(core_->strand, std::move(op), asio::use_awaitable);
+}
+
+bool runtime::has_capacity(std::size_t spans) const noexcept { return core_->has_capacity(spans); }
+
+asio::awaitable<void> runtime::async_wait_for_capacity(std::size_t spans) {
+    if (core_->has_capacity(spans)) co_return;
+    auto op = detail::capacity_on_strand(detail::core_ref(core_), spans);
     co_await asio::co_spawn(core_->strand, std::move(op), asio::use_awaitable);
 }
 

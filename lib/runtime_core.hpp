@@ -1,6 +1,7 @@
 // The shared state behind a tracecraft::runtime (private to the library).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -93,6 +94,12 @@ struct runtime_core {
     };
     std::vector<delivery> deliveries;
     std::vector<std::shared_ptr<flush_waiter>> waiters;
+    std::vector<std::pair<std::size_t, std::shared_ptr<flush_waiter>>> capacity_waiters;   ///< (spans, waiter)
+
+    [[nodiscard]] bool has_capacity(std::size_t spans) const noexcept {
+        return pipeline_spans.load(std::memory_order_acquire) + std::min(spans, cfg.max_queue_spans) <= cfg.max_queue_spans;
+    }
+    void check_capacity_waiters_on_strand();
 
     /// Hot path: decision for a new local root.
     [[nodiscard]] bool head_keep(const trace_id& t) const noexcept;

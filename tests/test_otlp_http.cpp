@@ -140,6 +140,21 @@ private:
     std::vector<std::shared_ptr<tcp::socket>> sockets_;
 };
 
+asio::awaitable<void> produce_with_back_pressure(runtime* rt, int runs, bool* done, int* waits) {
+    for (int i = 0; i < runs; ++i) {
+        if (!rt->has_capacity(2)) {
+            ++*waits;
+            co_await rt->async_wait_for_capacity(2);
+        }
+        {
+            run_scope r("agent_" + std::to_string(i));
+            span_scope llm("llm", span_kind::llm);
+        }
+        co_await asio::post(asio::use_awaitable);
+    }
+    *done = true;
+}
+
 asio::awaitable<void> produce(int runs, bool* done) {
     for (int i = 0; i < runs; ++i) {
         {
@@ -395,6 +410,38 @@ BOOST_AUTO_TEST_CASE(slow_receiver_back_pressure_is_counted_and_producers_run_on
     BOOST_TEST(s.spans_exported + s.spans_queue_dropped == 2u * runs);   // every span accounted for
     BOOST_TEST(s.spans_exported >= 64u);
     BOOST_TEST(s.spans_exported == env.exp->get_stats().exported_spans);
+    env.rx->stop();
+    env.ioc.run();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(otlp_http_back_pressure)
+
+BOOST_AUTO_TEST_CASE(waiting_for_capacity_loses_nothing) {
+    // Same stalled receiver, but the producer waits for capacity: nothing is dropped, the
+    // producer is held while the receiver is, and everything arrives after release.
+    http_env env({}, 16, true, false, /*max_queue_spans=*/64);
+    env.rx->hold();
+    asio::steady_timer release(env.ioc, std::chrono::milliseconds(100));
+    bool released = false;
+    release.async_wait([&](boost::system::error_code) {
+        released = true;
+        env.rx->release();
+    });
+    const int runs = 300;
+    bool done = false;
+    int waits = 0;
+    asio::co_spawn(make_executor(env.ioc, env.rt.get()), produce_with_back_pressure(env.rt.get(), runs, &done, &waits),
+                   asio::detached);
+    while (!done) env.ioc.run_one();
+    BOOST_TEST(released);   // the producer could not finish while the receiver held everything
+    BOOST_TEST(waits > 0);
+    env.rt->shutdown();
+    const auto s = env.rt->stats();
+    BOOST_TEST(s.spans_queue_dropped == 0u);
+    BOOST_TEST(s.spans_exported == 2u * runs);
+    BOOST_TEST(env.exp->get_stats().exported_spans == 2u * runs);
     env.rx->stop();
     env.ioc.run();
 }

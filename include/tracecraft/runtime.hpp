@@ -65,6 +65,16 @@ public:
     void shutdown();
     void force_flush();
 
+    /// Back-pressure for producers that must not lose traces: true while `spans` more spans
+    /// fit in the pipeline (max_queue_spans). Cheap (one atomic load); call it per agent run.
+    [[nodiscard]] bool has_capacity(std::size_t spans) const noexcept;
+    /// Completes once `spans` more spans fit in the pipeline (partly filled batches are handed
+    /// to the exporters at once instead of waiting for flush_interval). The producer coroutine
+    /// waits; the io_context thread keeps running everything else. Completes at once after
+    /// shutdown. Typical use, once per agent run:
+    ///   if (!rt->has_capacity(n)) co_await rt->async_wait_for_capacity(n);
+    boost::asio::awaitable<void> async_wait_for_capacity(std::size_t spans);
+
     [[nodiscard]] runtime_stats stats() const noexcept;
     /// True while accepting traces and the queue is below 90 % of capacity.
     [[nodiscard]] bool is_healthy() const noexcept;
