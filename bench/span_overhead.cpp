@@ -10,82 +10,13 @@
 // gets 4 string attributes of ~40 bytes and 2 integers. The producer yields to the io_context
 // once per run (co_await post), like the peers' JS bench, so the pipeline strand gets its turn.
 // Prints one JSON line.
-#include <sys/resource.h>
-
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
-#include <boost/asio.hpp>
-
 #include "tracecraft/exporters/memory.hpp"
-#include "tracecraft/tracecraft.hpp"
+#include "w1_workload.hpp"
 
 namespace asio = boost::asio;
-using tracecraft::span_kind;
-using tracecraft::span_scope;
-
-namespace {
-
-constexpr const char* input_value = "What is the weather like in Lisbon today";   // 40 bytes
-constexpr const char* output_value = "It is sunny and 21 degrees in Lisbon now";  // 40 bytes
-constexpr const char* model_value = "gpt-4o-mini-2024-07-18-deployment-euwest";   // 40 bytes
-constexpr const char* tag_value = "production-eu-west-1-agent-pool-blue-v42";     // 40 bytes
-
-inline void decorate(span_scope& s, std::int64_t i) {
-    s.set_attribute("input.value", input_value)
-        .set_attribute("output.value", output_value)
-        .set_attribute("gen_ai.request.model", model_value)
-        .set_attribute("tag", tag_value)
-        .set_attribute("gen_ai.usage.input_tokens", i)
-        .set_attribute("gen_ai.usage.output_tokens", i + 1);
-}
-
-asio::awaitable<void> traced_loop(std::int64_t runs, double* seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::int64_t i = 0; i < runs; ++i) {
-        {
-            span_scope root("agent", span_kind::agent);
-            decorate(root, i);
-            {
-                span_scope s("llm", span_kind::llm);
-                decorate(s, i);
-            }
-            {
-                span_scope s("tool", span_kind::tool);
-                decorate(s, i);
-            }
-            {
-                span_scope s("retrieval", span_kind::retrieval);
-                decorate(s, i);
-            }
-        }
-        co_await asio::post(asio::use_awaitable);
-    }
-    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-asio::awaitable<void> bare_loop(std::int64_t runs, double* seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::int64_t i = 0; i < runs; ++i) co_await asio::post(asio::use_awaitable);
-    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double cpu_seconds() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-long peak_rss_kib() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "w1";
@@ -110,17 +41,17 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto rt = tracecraft::init(ioc, cfg);
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = w1::cpu_seconds();
     double loop_s = 0;
     if (mode == "baseline")
-        tracecraft::spawn(ioc, bare_loop(runs, &loop_s), asio::detached);
+        tracecraft::spawn(ioc, w1::bare_loop(runs, &loop_s), asio::detached);
     else
-        tracecraft::spawn(ioc, traced_loop(runs, &loop_s), asio::detached);
+        tracecraft::spawn(ioc, w1::loop(runs, &loop_s), asio::detached);
     const auto t0 = std::chrono::steady_clock::now();
     ioc.run();
     rt->shutdown();
     const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double cpu = cpu_seconds() - cpu0;
+    const double cpu = w1::cpu_seconds() - cpu0;
     const auto st = rt->stats();
     const double spans = static_cast<double>(runs) * 4.0;
     std::printf("{\"bench\":\"span_overhead\",\"mode\":\"%s\",\"runs\":%lld,\"spans\":%.0f,"
@@ -131,6 +62,6 @@ int main(int argc, char** argv) {
                 total_s, static_cast<unsigned long long>(sink->spans()),
                 static_cast<unsigned long long>(st.spans_queue_dropped),
                 static_cast<unsigned long long>(st.traces_sampled_out),
-                static_cast<unsigned long long>(st.traces_head_dropped), cpu, peak_rss_kib());
+                static_cast<unsigned long long>(st.traces_head_dropped), cpu, w1::peak_rss_kib());
     return 0;
 }

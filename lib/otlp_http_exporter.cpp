@@ -37,6 +37,7 @@ struct otlp_http_state {
     otlp::resource_info resource;
     bool use_tls = false;
     std::unique_ptr<asio::ssl::context> ssl_ctx;
+    std::string buffer;   ///< request encoding, reused across batches
     asio::any_io_executor ex;
     std::unique_ptr<beast::tcp_stream> stream;                       // http://
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;       // https://
@@ -111,7 +112,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const otlp_tls_options& t) 
     return ctx;
 }
 
-std::string gzip_compress(const std::string& in) {
+std::string gzip_compress(std::string_view in) {
     z_stream zs{};
     if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         throw std::runtime_error("gzip: deflateInit2 failed");
@@ -301,7 +302,7 @@ void otlp_http_exporter::start(const exporter_environment& env) {
 namespace {
 
 template <class Stream>
-asio::awaitable<http::response<http::string_body>> round_trip(Stream& stream, const http::request<http::string_body>& req,
+asio::awaitable<http::response<http::string_body>> round_trip(Stream& stream, const http::request<http::span_body<char>>& req,
                                                               std::chrono::milliseconds timeout) {
     beast::get_lowest_layer(stream).expires_after(timeout);
     co_await http::async_write(stream, req, asio::use_awaitable);
@@ -320,6 +321,7 @@ asio::awaitable<void> connect(detail::otlp_http_state& s) {
         auto& lowest = beast::get_lowest_layer(*s.tls);
         lowest.expires_after(s.opt.timeout);
         co_await lowest.async_connect(results, asio::use_awaitable);
+        lowest.socket().set_option(tcp::no_delay(true));
         if (!SSL_set_tlsext_host_name(s.tls->native_handle(), s.host.c_str()))
             throw std::runtime_error("TLS: cannot set SNI host name '" + s.host + "'");
         if (s.opt.tls.verify_peer) s.tls->set_verify_callback(asio::ssl::host_name_verification(s.host));
@@ -328,16 +330,17 @@ asio::awaitable<void> connect(detail::otlp_http_state& s) {
         s.stream = std::make_unique<beast::tcp_stream>(s.ex);
         s.stream->expires_after(s.opt.timeout);
         co_await s.stream->async_connect(results, asio::use_awaitable);
+        s.stream->socket().set_option(tcp::no_delay(true));   // one request = one write; never wait for Nagle
     }
     s.connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 /// One POST; returns the HTTP status and the Retry-After seconds (or -1). Throws on I/O errors.
-asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otlp_http_state> st, const std::string* body,
+asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otlp_http_state> st, std::string_view body,
                                                      std::string* response) {
     auto& s = *st;
     if (!s.connected()) co_await connect(s);
-    http::request<http::string_body> req{http::verb::post, s.target, 11};
+    http::request<http::span_body<char>> req{http::verb::post, s.target, 11};   // the body is not copied
     req.set(http::field::host, s.host);
     req.set(http::field::user_agent, "tracecraft-cpp/0.1.0");
     req.set(http::field::content_type,
@@ -345,7 +348,7 @@ asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otl
     if (s.opt.gzip) req.set(http::field::content_encoding, "gzip");
     for (const auto& [k, v] : s.opt.headers) req.set(k, v);
     req.keep_alive(true);
-    req.body() = *body;
+    req.body() = boost::span<char>(const_cast<char*>(body.data()), body.size());   // only read
     req.prepare_payload();
     http::response<http::string_body> res;
     if (s.use_tls)
@@ -370,12 +373,22 @@ asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otl
 asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
     auto st = st_;
     if (!st->ex) co_return export_result::failure("otlp_http: not started (or shut down)");
-    std::string body;
-    if (st->opt.protocol == otlp_protocol::http_json)
-        otlp::encode_request_json(batch, st->resource, body);
-    else
-        otlp::encode_request(batch, st->resource, body);
-    if (st->opt.gzip) body = detail::gzip_compress(body);
+    // Encoded into a buffer kept across batches (one delivery coroutine per exporter).
+    std::string& buf = st->buffer;
+    std::string_view body;
+    if (st->opt.protocol == otlp_protocol::http_json) {
+        buf.clear();
+        otlp::encode_request_json(batch, st->resource, buf);
+        body = buf;
+    } else {
+        const std::size_t off = otlp::encode_request_in_place(batch, st->resource, buf);
+        body = std::string_view(buf).substr(off);
+    }
+    std::string compressed;
+    if (st->opt.gzip) {
+        compressed = detail::gzip_compress(body);
+        body = compressed;
+    }
     std::string last_error;
     std::chrono::milliseconds backoff = st->opt.initial_backoff;
     for (std::uint32_t attempt = 1;; ++attempt) {
@@ -383,7 +396,7 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
         bool retryable = true;
         try {
             std::string response;
-            auto op = post_once(st, &body, &response);   // named local: GCC 12 co_await rule
+            auto op = post_once(st, body, &response);   // named local: GCC 12 co_await rule
             const auto [status, retry_after] = co_await std::move(op);
             if (status >= 200 && status < 300) {
                 const std::uint64_t rejected = st->opt.protocol == otlp_protocol::http_json

@@ -1,4 +1,11 @@
 // Hand-written protobuf encoder for OTLP traces.
+//
+// Written for speed (W3): one growing buffer and raw stores, no temporary strings. Key-values
+// are sized exactly before they are written; nested messages whose size is only known after
+// encoding (spans, events, links, status) reserve a 3-byte length slot and shift the body
+// left when the varint is shorter (or right in the rare case of a body >= 2 MiB). The request
+// header (ResourceSpans / ScopeSpans lengths) is written last into head room kept in front of
+// the spans, so the body is never copied.
 #include "tracecraft/otlp/protobuf.hpp"
 
 #include <cstring>
@@ -8,83 +15,181 @@ namespace {
 
 enum wire : unsigned { varint = 0, fixed64 = 1, length = 2, fixed32 = 5 };
 
-void put_varint(std::string& o, std::uint64_t v) {
+constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+    std::size_t n = 1;
     while (v >= 0x80) {
-        o.push_back(static_cast<char>((v & 0x7F) | 0x80));
         v >>= 7;
+        ++n;
     }
-    o.push_back(static_cast<char>(v));
+    return n;
 }
-void put_tag(std::string& o, unsigned field, wire w) { put_varint(o, (static_cast<std::uint64_t>(field) << 3) | w); }
-void put_bytes(std::string& o, unsigned field, const void* p, std::size_t n) {
-    put_tag(o, field, length);
-    put_varint(o, n);
-    o.append(static_cast<const char*>(p), n);
-}
-void put_string(std::string& o, unsigned field, std::string_view s) {
-    if (!s.empty()) put_bytes(o, field, s.data(), s.size());
-}
-void put_fixed64(std::string& o, unsigned field, std::uint64_t v) {
-    put_tag(o, field, fixed64);
-    char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);   // little endian
-    o.append(b, 8);
-}
-void put_fixed32(std::string& o, unsigned field, std::uint32_t v) {
-    put_tag(o, field, fixed32);
-    char b[4];
-    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-    o.append(b, 4);
-}
-void put_uint(std::string& o, unsigned field, std::uint64_t v) {
-    if (v == 0) return;
-    put_tag(o, field, varint);
-    put_varint(o, v);
-}
-/// A nested message: encoded into `tmp` by `fill`, then appended with its length.
-template <class F>
-void put_message(std::string& o, unsigned field, std::string& tmp, F&& fill) {
-    tmp.clear();
-    fill(tmp);
-    put_bytes(o, field, tmp.data(), tmp.size());
-}
+constexpr std::size_t tag_size(unsigned field) noexcept { return varint_size(static_cast<std::uint64_t>(field) << 3); }
+
+/// A byte buffer with raw-pointer appends; `ensure(n)` before writing at most n bytes.
+class writer {
+public:
+    explicit writer(std::string& s, std::size_t start) : s_(s), len_(start) {
+        if (s_.size() < start + 4096) s_.resize(start + 4096);
+    }
+    void ensure(std::size_t n) {
+        if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n));
+    }
+    std::size_t size() const noexcept { return len_; }
+    char* at(std::size_t pos) noexcept { return s_.data() + pos; }
+    void finish() { s_.resize(len_); }
+
+    void raw_varint(std::uint64_t v) noexcept {
+        char* p = s_.data() + len_;
+        while (v >= 0x80) {
+            *p++ = static_cast<char>((v & 0x7F) | 0x80);
+            v >>= 7;
+        }
+        *p++ = static_cast<char>(v);
+        len_ = static_cast<std::size_t>(p - s_.data());
+    }
+    void raw(const void* p, std::size_t n) noexcept {
+        std::memcpy(s_.data() + len_, p, n);
+        len_ += n;
+    }
+    void tag(unsigned field, wire w) noexcept { raw_varint((static_cast<std::uint64_t>(field) << 3) | w); }
+
+    void bytes(unsigned field, const void* p, std::size_t n) {
+        ensure(16 + n);
+        tag(field, length);
+        raw_varint(n);
+        raw(p, n);
+    }
+    void string(unsigned field, std::string_view s) {
+        if (!s.empty()) bytes(field, s.data(), s.size());
+    }
+    void fixed64_field(unsigned field, std::uint64_t v) {
+        ensure(16);
+        tag(field, fixed64);
+        char b[8];
+        for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);   // little endian
+        raw(b, 8);
+    }
+    void fixed32_field(unsigned field, std::uint32_t v) {
+        ensure(16);
+        tag(field, fixed32);
+        char b[4];
+        for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+        raw(b, 4);
+    }
+    void uint_field(unsigned field, std::uint64_t v) {
+        if (v == 0) return;
+        ensure(16);
+        tag(field, varint);
+        raw_varint(v);
+    }
+
+    /// Opens a nested message of unknown size: tag + a 3-byte length slot.
+    std::size_t open(unsigned field) {
+        ensure(16);
+        tag(field, length);
+        const std::size_t slot = len_;
+        len_ += 3;
+        return slot;
+    }
+    /// Closes it: writes the minimal varint length and moves the body next to it.
+    void close(std::size_t slot) {
+        const std::size_t body = slot + 3;
+        const std::size_t n = len_ - body;
+        const std::size_t vn = varint_size(n);
+        if (vn > 3) {   // >= 2 MiB: make room
+            ensure(vn - 3);
+            std::memmove(s_.data() + body + (vn - 3), s_.data() + body, n);
+        } else if (vn < 3) {
+            std::memmove(s_.data() + slot + vn, s_.data() + body, n);
+        }
+        const std::size_t keep = len_;
+        len_ = slot;
+        raw_varint(n);
+        len_ = keep + vn - 3;
+    }
+
+private:
+    std::string& s_;
+    std::size_t len_;
+};
 
 // AnyValue { string_value=1; bool_value=2; int_value=3; double_value=4; array_value=5; }
-void put_any_scalar(std::string& o, const value_view& v) {
+std::size_t any_scalar_size(const value_view& v) noexcept {
     switch (v.type()) {
-        case value_type::string: put_bytes(o, 1, v.as_string().data(), v.as_string().size()); break;
-        case value_type::boolean: put_tag(o, 2, varint); put_varint(o, v.as_bool() ? 1 : 0); break;
-        case value_type::int64: put_tag(o, 3, varint); put_varint(o, static_cast<std::uint64_t>(v.as_int())); break;
+        case value_type::string: return 1 + varint_size(v.as_string().size()) + v.as_string().size();
+        case value_type::boolean: return 2;
+        case value_type::int64: return 1 + varint_size(static_cast<std::uint64_t>(v.as_int()));
+        case value_type::float64: return 9;
+        default: return 0;
+    }
+}
+
+void put_any_scalar(writer& w, const value_view& v) {
+    switch (v.type()) {
+        case value_type::string: w.bytes(1, v.as_string().data(), v.as_string().size()); break;
+        case value_type::boolean:   // written even when false: AnyValue's oneof must say "bool"
+            w.ensure(4);
+            w.tag(2, varint);
+            w.raw_varint(v.as_bool() ? 1 : 0);
+            break;
+        case value_type::int64:
+            w.ensure(16);
+            w.tag(3, varint);
+            w.raw_varint(static_cast<std::uint64_t>(v.as_int()));
+            break;
         case value_type::float64: {
             std::uint64_t bits;
             const double d = v.as_double();
             std::memcpy(&bits, &d, 8);
-            put_fixed64(o, 4, bits);
+            w.fixed64_field(4, bits);
             break;
         }
         default: break;
     }
 }
 
-void put_any(std::string& o, const value_view& v) {
-    if (!is_array(v.type())) return put_any_scalar(o, v);
-    std::string arr, item;   // ArrayValue { repeated AnyValue values = 1; }
+/// Size of the AnyValue message body.
+std::size_t any_size(const value_view& v, std::size_t* array_body) noexcept {
+    if (!is_array(v.type())) return any_scalar_size(v);
+    std::size_t arr = 0;   // ArrayValue { repeated AnyValue values = 1; }
     for_each_element(v, [&](const value_view& e) {
-        item.clear();
-        put_any_scalar(item, e);
-        put_bytes(arr, 1, item.data(), item.size());
+        const std::size_t item = any_scalar_size(e);
+        arr += 1 + varint_size(item) + item;
     });
-    put_bytes(o, 5, arr.data(), arr.size());
+    *array_body = arr;
+    return 1 + varint_size(arr) + arr;
 }
 
-// KeyValue { string key = 1; AnyValue value = 2; }
-void put_key_value(std::string& o, unsigned field, std::string_view key, const value_view& v, std::string& tmp) {
-    std::string any;
-    put_any(any, v);
-    tmp.clear();
-    put_string(tmp, 1, key);
-    put_bytes(tmp, 2, any.data(), any.size());
-    put_bytes(o, field, tmp.data(), tmp.size());
+void put_any(writer& w, const value_view& v, std::size_t array_body) {
+    if (!is_array(v.type())) return put_any_scalar(w, v);
+    w.ensure(16);
+    w.tag(5, length);
+    w.raw_varint(array_body);
+    for_each_element(v, [&](const value_view& e) {
+        w.ensure(16);
+        w.tag(1, length);
+        w.raw_varint(any_scalar_size(e));
+        put_any_scalar(w, e);
+    });
+}
+
+// KeyValue { string key = 1; AnyValue value = 2; } — sized exactly, written in place.
+void put_key_value(writer& w, unsigned field, std::string_view key, const value_view& v) {
+    std::size_t array_body = 0;
+    const std::size_t any = any_size(v, &array_body);
+    const std::size_t key_part = key.empty() ? 0 : 1 + varint_size(key.size()) + key.size();
+    const std::size_t kv = key_part + 1 + varint_size(any) + any;
+    w.ensure(16 + key_part + 16);
+    w.tag(field, length);
+    w.raw_varint(kv);
+    if (!key.empty()) {
+        w.tag(1, length);
+        w.raw_varint(key.size());
+        w.raw(key.data(), key.size());
+    }
+    w.tag(2, length);
+    w.raw_varint(any);
+    put_any(w, v, array_body);
 }
 
 value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep) {
@@ -99,79 +204,116 @@ value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep
     return {};
 }
 
-void put_span(std::string& o, const span_view& s, std::string_view tracestate, dialect conventions) {
+void put_span(writer& w, const span_view& s, std::string_view tracestate, dialect conventions) {
     unsigned char id[16];
     s.trace().write_bytes(id);
-    put_bytes(o, 1, id, 16);
+    w.bytes(1, id, 16);
     s.id().write_bytes(id);
-    put_bytes(o, 2, id, 8);
-    put_string(o, 3, tracestate);
+    w.bytes(2, id, 8);
+    w.string(3, tracestate);
     if (s.parent_id().valid()) {
         s.parent_id().write_bytes(id);
-        put_bytes(o, 4, id, 8);
+        w.bytes(4, id, 8);
     }
-    put_string(o, 5, s.name());
-    put_uint(o, 6, static_cast<std::uint64_t>(otlp_span_kind(s.kind())));
-    put_fixed64(o, 7, static_cast<std::uint64_t>(s.start_unix_ns()));
-    put_fixed64(o, 8, static_cast<std::uint64_t>(s.end_unix_ns()));
-    std::string tmp;
-    for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { put_key_value(o, 9, k, v, tmp); });
-    put_uint(o, 10, s.dropped_attributes());
-    std::string ev;
+    w.string(5, s.name());
+    w.uint_field(6, static_cast<std::uint64_t>(otlp_span_kind(s.kind())));
+    w.fixed64_field(7, static_cast<std::uint64_t>(s.start_unix_ns()));
+    w.fixed64_field(8, static_cast<std::uint64_t>(s.end_unix_ns()));
+    for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { put_key_value(w, 9, k, v); });
+    w.uint_field(10, s.dropped_attributes());
     s.for_each_event([&](const event_view& e) {
-        ev.clear();   // Event { fixed64 time=1; string name=2; repeated KeyValue attributes=3; }
-        put_fixed64(ev, 1, static_cast<std::uint64_t>(e.time_unix_ns()));
-        put_string(ev, 2, e.name());
-        e.attributes().for_each([&](std::string_view k, const value_view& v) { put_key_value(ev, 3, k, v, tmp); });
-        put_bytes(o, 11, ev.data(), ev.size());
+        const std::size_t slot = w.open(11);   // Event { fixed64 time=1; string name=2; repeated KeyValue attributes=3; }
+        w.fixed64_field(1, static_cast<std::uint64_t>(e.time_unix_ns()));
+        w.string(2, e.name());
+        e.attributes().for_each([&](std::string_view k, const value_view& v) { put_key_value(w, 3, k, v); });
+        w.close(slot);
     });
     s.for_each_link([&](const link_view& l) {
-        ev.clear();   // Link { bytes trace_id=1; bytes span_id=2; ...; attributes=4; fixed32 flags=6; }
+        const std::size_t slot = w.open(13);   // Link { bytes trace_id=1; bytes span_id=2; ...; attributes=4; fixed32 flags=6; }
         unsigned char lid[16];
         l.context().trace.write_bytes(lid);
-        put_bytes(ev, 1, lid, 16);
+        w.bytes(1, lid, 16);
         l.context().span.write_bytes(lid);
-        put_bytes(ev, 2, lid, 8);
-        l.attributes().for_each([&](std::string_view k, const value_view& v) { put_key_value(ev, 4, k, v, tmp); });
-        put_fixed32(ev, 6, 0x100u | (l.context().remote ? 0x200u : 0u) | l.context().flags);
-        put_bytes(o, 13, ev.data(), ev.size());
+        w.bytes(2, lid, 8);
+        l.attributes().for_each([&](std::string_view k, const value_view& v) { put_key_value(w, 4, k, v); });
+        w.fixed32_field(6, 0x100u | (l.context().remote ? 0x200u : 0u) | l.context().flags);
+        w.close(slot);
     });
     if (s.status() != status_code::unset) {
-        ev.clear();   // Status { string message = 2; StatusCode code = 3; }
-        put_string(ev, 2, s.status_message());
-        put_uint(ev, 3, static_cast<std::uint64_t>(s.status()));
-        put_bytes(o, 15, ev.data(), ev.size());
+        const std::size_t slot = w.open(15);   // Status { string message = 2; StatusCode code = 3; }
+        w.string(2, s.status_message());
+        w.uint_field(3, static_cast<std::uint64_t>(s.status()));
+        w.close(slot);
     }
     // flags: W3C trace flags (sampled) | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200) of the parent
-    put_fixed32(o, 16, 0x01u | 0x100u | (s.has_remote_parent() ? 0x200u : 0u));
+    w.fixed32_field(16, 0x01u | 0x100u | (s.has_remote_parent() ? 0x200u : 0u));
+}
+
+/// Resource and scope messages (small, encoded first into their own buffer).
+void encode_prefix(const resource_info& resource, std::string& res, std::string& scope) {
+    std::vector<std::string_view> keep;
+    writer r(res, 0);   // Resource { repeated KeyValue attributes = 1; }
+    for (const auto& [k, v] : resource.attributes) put_key_value(r, 1, k, view_of(v, keep));
+    r.finish();
+    writer sc(scope, 0);   // InstrumentationScope { string name = 1; string version = 2; }
+    sc.string(1, resource.scope_name);
+    sc.string(2, resource.scope_version);
+    sc.finish();
 }
 
 } // namespace
 
 int otlp_span_kind(span_kind k) noexcept { return k == span_kind::llm ? 3 /*CLIENT*/ : 1 /*INTERNAL*/; }
 
-void encode_request(const span_batch& batch, const resource_info& resource, std::string& out) {
-    std::string rs, tmp, scope, spans, one;
-    // Resource { repeated KeyValue attributes = 1; }
-    std::vector<std::string_view> keep;
-    put_message(rs, 1, tmp, [&](std::string& r) {
-        std::string kv;
-        for (const auto& [k, v] : resource.attributes) put_key_value(r, 1, k, view_of(v, keep), kv);
-    });
-    // ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; }
-    put_message(spans, 1, tmp, [&](std::string& sc) {
-        put_string(sc, 1, resource.scope_name);
-        put_string(sc, 2, resource.scope_version);
-    });
+std::size_t encode_request_in_place(const span_batch& batch, const resource_info& resource, std::string& buf) {
+    std::string res, scope;
+    encode_prefix(resource, res, scope);
+    // Head room for: rs tag+len, resource tag+len+body, ss tag+len, scope tag+len+body.
+    const std::size_t head = 4 * 11 + res.size() + scope.size();
+    writer w(buf, head);
     batch.for_each_trace([&](const trace_view& t) {
         t.for_each_span([&](const span_view& s) {
-            one.clear();
-            put_span(one, s, t.tracestate(), resource.conventions);
-            put_bytes(spans, 2, one.data(), one.size());
+            const std::size_t slot = w.open(2);   // ScopeSpans.spans = 2
+            put_span(w, s, t.tracestate(), resource.conventions);
+            w.close(slot);
         });
     });
-    put_bytes(rs, 2, spans.data(), spans.size());   // ResourceSpans.scope_spans = 2
-    put_bytes(out, 1, rs.data(), rs.size());        // ExportTraceServiceRequest.resource_spans = 1
+    const std::size_t spans = w.size() - head;
+    w.finish();
+    // ScopeSpans { scope = 1; spans = 2... }, ResourceSpans { resource = 1; scope_spans = 2; }
+    const std::size_t scope_msg = 1 + varint_size(scope.size()) + scope.size();
+    const std::size_t ss = scope_msg + spans;
+    const std::size_t res_msg = 1 + varint_size(res.size()) + res.size();
+    const std::size_t rs = res_msg + 1 + varint_size(ss) + ss;
+    const std::size_t header = 1 + varint_size(rs) + res_msg + 1 + varint_size(ss) + scope_msg;
+    const std::size_t off = head - header;
+    char* p = buf.data() + off;
+    auto put_varint = [&p](std::uint64_t v) {
+        while (v >= 0x80) {
+            *p++ = static_cast<char>((v & 0x7F) | 0x80);
+            v >>= 7;
+        }
+        *p++ = static_cast<char>(v);
+    };
+    *p++ = 0x0a;   // ExportTraceServiceRequest.resource_spans = 1
+    put_varint(rs);
+    *p++ = 0x0a;   // ResourceSpans.resource = 1
+    put_varint(res.size());
+    std::memcpy(p, res.data(), res.size());
+    p += res.size();
+    *p++ = 0x12;   // ResourceSpans.scope_spans = 2
+    put_varint(ss);
+    *p++ = 0x0a;   // ScopeSpans.scope = 1
+    put_varint(scope.size());
+    std::memcpy(p, scope.data(), scope.size());
+    p += scope.size();
+    return off;
+}
+
+void encode_request(const span_batch& batch, const resource_info& resource, std::string& out) {
+    std::string buf;
+    const std::size_t off = encode_request_in_place(batch, resource, buf);
+    out.append(buf, off, std::string::npos);
 }
 
 } // namespace tracecraft::otlp

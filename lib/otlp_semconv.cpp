@@ -1,6 +1,7 @@
 // Semantic-convention attributes derived at export time.
 #include "tracecraft/otlp/semconv.hpp"
 
+#include <array>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -19,25 +20,39 @@ std::string_view openinference_kind(span_kind k) noexcept {
     }
 }
 
+namespace {
+constexpr auto json_escape_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+}();
+} // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
+    out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
-    for (char c : s) {
+    std::size_t run = 0;   // start of the current run of bytes that need no escaping
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = p[i];
+        if (!json_escape_table[c]) [[likely]] continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-                    out += buf;
-                } else {
-                    out.push_back(c);
-                }
+            default: {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+                out += buf;
+            }
         }
     }
+    out.append(s.data() + run, s.size() - run);
     out.push_back('"');
 }
 
@@ -75,53 +90,90 @@ value_view str(std::string_view s) { return value_view::of_string(s.data(), stat
 
 } // namespace
 
+namespace {
+
+/// Keys whose presence matters at export: the derived ones (a user-set value wins) and the
+/// ones derived values are read from. Classified in the single pass over the attributes.
+enum known : unsigned {
+    k_step_type, k_op_name, k_agent_name, k_genai_tool_name, k_oi_kind, k_input_value, k_input_mime,
+    k_output_value, k_output_mime, k_llm_model_name, k_llm_provider, k_tc_prompt, k_tc_completion, k_tc_total,
+    k_tool_name, k_req_model, k_provider, k_in_tokens, k_out_tokens, k_count
+};
+constexpr std::string_view known_keys[k_count] = {
+    "tracecraft.step.type", "gen_ai.operation.name", "gen_ai.agent.name", "gen_ai.tool.name",
+    "openinference.span.kind", "input.value", "input.mime_type", "output.value", "output.mime_type",
+    "llm.model_name", "llm.provider", "llm.token_count.prompt", "llm.token_count.completion",
+    "llm.token_count.total", "tool.name", "gen_ai.request.model", "gen_ai.provider.name",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"};
+
+/// Bit i set: some known key has length i (keys longer than 63 bytes are never known).
+constexpr std::uint64_t known_lengths = [] {
+    std::uint64_t m = 0;
+    for (auto k : known_keys) m |= std::uint64_t{1} << k.size();
+    return m;
+}();
+
+int classify(std::string_view key) noexcept {
+    if (key.size() >= 64 || !((known_lengths >> key.size()) & 1)) return -1;
+    for (unsigned i = 0; i < k_count; ++i)
+        if (known_keys[i] == key) return static_cast<int>(i);
+    return -1;
+}
+
+} // namespace
+
 void for_each_export_attribute(const span_view& span, dialect d,
                                const std::function<void(std::string_view, const value_view&)>& f) {
-    const attribute_range attrs = span.attributes();
-    attrs.for_each(f);
-    auto derive = [&](std::string_view key, const value_view& v) {
-        if (attrs.find(key).type() == value_type::none) f(key, v);
+    // One pass: emit the span's own attributes and note which known keys they set.
+    value_view seen[k_count];
+    bool present[k_count] = {};
+    span.attributes().for_each([&](std::string_view key, const value_view& v) {
+        f(key, v);
+        if (const int i = classify(key); i >= 0) {
+            present[i] = true;
+            seen[i] = v;
+        }
+    });
+    auto derive = [&](known key, const value_view& v) {
+        if (!present[key]) f(known_keys[key], v);
     };
     const span_kind k = span.kind();
-    derive("tracecraft.step.type", str(to_string(k)));
+    derive(k_step_type, str(to_string(k)));
     const bool genai = d != dialect::openinference;
     const bool oi = d != dialect::otel_genai;
     if (genai) {
         if (k == span_kind::agent) {
-            derive("gen_ai.operation.name", str("invoke_agent"));
-            derive("gen_ai.agent.name", str(span.name()));
+            derive(k_op_name, str("invoke_agent"));
+            derive(k_agent_name, str(span.name()));
         } else if (k == span_kind::llm) {
-            derive("gen_ai.operation.name", str("chat"));
+            derive(k_op_name, str("chat"));
         } else if (k == span_kind::tool) {
-            derive("gen_ai.operation.name", str("execute_tool"));
-            derive("gen_ai.tool.name", str(span.name()));
+            derive(k_op_name, str("execute_tool"));
+            derive(k_genai_tool_name, str(span.name()));
         }
     }
     if (oi) {
-        derive("openinference.span.kind", str(openinference_kind(k)));
+        derive(k_oi_kind, str(openinference_kind(k)));
         std::string text;
         bool json = false;
         if (io_value(span.inputs(), text, json)) {
-            derive("input.value", str(text));
-            derive("input.mime_type", str(json ? "application/json" : "text/plain"));
+            derive(k_input_value, str(text));
+            derive(k_input_mime, str(json ? "application/json" : "text/plain"));
         }
         if (io_value(span.outputs(), text, json)) {
-            derive("output.value", str(text));
-            derive("output.mime_type", str(json ? "application/json" : "text/plain"));
+            derive(k_output_value, str(text));
+            derive(k_output_mime, str(json ? "application/json" : "text/plain"));
         }
         if (k == span_kind::llm) {
-            const value_view model = attrs.find("gen_ai.request.model");
-            if (model.type() != value_type::none) derive("llm.model_name", model);
-            const value_view provider = attrs.find("gen_ai.provider.name");
-            if (provider.type() != value_type::none) derive("llm.provider", provider);
-            const value_view in = attrs.find("gen_ai.usage.input_tokens");
-            const value_view out = attrs.find("gen_ai.usage.output_tokens");
-            if (in.type() == value_type::int64) derive("llm.token_count.prompt", in);
-            if (out.type() == value_type::int64) derive("llm.token_count.completion", out);
+            if (present[k_req_model]) derive(k_llm_model_name, seen[k_req_model]);
+            if (present[k_provider]) derive(k_llm_provider, seen[k_provider]);
+            const value_view in = seen[k_in_tokens], out = seen[k_out_tokens];
+            if (in.type() == value_type::int64) derive(k_tc_prompt, in);
+            if (out.type() == value_type::int64) derive(k_tc_completion, out);
             if (in.type() == value_type::int64 && out.type() == value_type::int64)
-                derive("llm.token_count.total", value_view::of_int(in.as_int() + out.as_int()));
+                derive(k_tc_total, value_view::of_int(in.as_int() + out.as_int()));
         }
-        if (k == span_kind::tool) derive("tool.name", str(span.name()));
+        if (k == span_kind::tool) derive(k_tool_name, str(span.name()));
     }
 }
 

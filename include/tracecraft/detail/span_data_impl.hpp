@@ -9,11 +9,7 @@ namespace tracecraft {
 template <class F>
 void attribute_range::for_each(F&& f) const {
     if (!list_) return;
-    list_->for_each([&](const detail::attr_entry& e) {
-        // last write wins: skip an entry if the same key is set again later
-        if (list_->find(e.key.view()) != &e) return;
-        f(e.key.view(), e.value);
-    });
+    list_->for_each_visible([&](const detail::attr_entry& e) { f(e.key.view(), e.value); });
 }
 
 template <class F>

@@ -51,6 +51,24 @@ struct attr_list {
         for (const attr_chunk* c = head; c; c = c->next)
             for (std::uint32_t i = 0; i < c->n; ++i) f(c->e[i]);
     }
+    /// Entries not overwritten by a later entry with the same key (last write wins), in order.
+    template <class F>
+    void for_each_visible(F&& f) const {
+        for (const attr_chunk* c = head; c; c = c->next)
+            for (std::uint32_t i = 0; i < c->n; ++i) {
+                const attr_entry& e = c->e[i];
+                bool shadowed = false;   // only later entries can shadow this one
+                const attr_chunk* d = c;
+                std::uint32_t j = i + 1;
+                for (; d && !shadowed; d = d->next, j = 0)
+                    for (; j < d->n; ++j)
+                        if (d->e[j].key.n == e.key.n && d->e[j].key.view() == e.key.view()) {
+                            shadowed = true;
+                            break;
+                        }
+                if (!shadowed) f(e);
+            }
+    }
     /// The last entry with this key (last write wins), or nullptr.
     [[nodiscard]] const attr_entry* find(std::string_view key) const noexcept;
 };

@@ -30,5 +30,8 @@ struct resource_info {
 
 /// Appends the protobuf encoding of an ExportTraceServiceRequest holding `batch` to `out`.
 void encode_request(const span_batch& batch, const resource_info& resource, std::string& out);
+/// The same without a copy: replaces `buf`'s contents; the request is buf[offset, size()).
+/// (Reuse `buf` across batches to keep its capacity.)
+[[nodiscard]] std::size_t encode_request_in_place(const span_batch& batch, const resource_info& resource, std::string& buf);
 
 } // namespace tracecraft::otlp
