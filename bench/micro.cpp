@@ -1,0 +1,203 @@
+// Micro-benchmarks (Google Benchmark): span start/end, attribute set, context cost per
+// coroutine resumption, protobuf encoding per span, redaction per KiB.
+//   ./build/bench/micro --benchmark_format=json
+#include <benchmark/benchmark.h>
+
+#include <boost/asio.hpp>
+
+#include "tracecraft/exporters/memory.hpp"
+#include "tracecraft/otlp/protobuf.hpp"
+#include "tracecraft/redaction.hpp"
+#include "w1_workload.hpp"
+
+namespace asio = boost::asio;
+using namespace tracecraft;
+
+namespace {
+
+/// A runtime whose exporter discards everything (W1 settings), as the default runtime.
+struct bench_env {
+    explicit bench_env(double rate = 1.0, bool keep_errors = true) {
+        trace_config cfg;
+        cfg.exporters = {std::make_shared<null_exporter>()};
+        cfg.redaction.enabled = false;
+        cfg.sampling.rate = rate;
+        cfg.sampling.always_keep_errors = keep_errors;
+        cfg.max_queue_spans = 1 << 20;
+        cfg.batch_size = 512;
+        rt = init(ioc, cfg);
+    }
+    ~bench_env() {
+        rt->shutdown();
+        reset_default_runtime();
+    }
+    void pump() { ioc.poll(); }
+    asio::io_context ioc;
+    std::shared_ptr<runtime> rt;
+};
+
+void BM_span_start_end(benchmark::State& state) {
+    bench_env env;
+    std::int64_t n = 0;
+    for (auto _ : state) {
+        { span_scope s("span", span_kind::tool); }
+        if ((++n & 1023) == 0) env.pump();   // let the pipeline strand drain
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_span_start_end);
+
+void BM_span_start_end_not_recorded(benchmark::State& state) {
+    bench_env env(0.0, false);
+    for (auto _ : state) {
+        span_scope s("span", span_kind::tool);
+        benchmark::DoNotOptimize(s.is_recording());
+    }
+}
+BENCHMARK(BM_span_start_end_not_recorded);
+
+void BM_child_span_start_end(benchmark::State& state) {   // a step inside an agent run
+    bench_env env;
+    std::int64_t n = 0;
+    auto* root = new span_scope("root", span_kind::agent);
+    for (auto _ : state) {
+        { span_scope s("step", span_kind::tool); }
+        if ((++n & 255) == 0) {   // new trace every 256 steps; let the pipeline drain
+            delete root;
+            env.pump();
+            root = new span_scope("root", span_kind::agent);
+        }
+    }
+    delete root;
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_child_span_start_end);
+
+void BM_child_span_with_string40(benchmark::State& state) {   // minus the above: one attribute
+    bench_env env;
+    std::int64_t n = 0;
+    auto* root = new span_scope("root", span_kind::agent);
+    for (auto _ : state) {
+        {
+            span_scope s("step", span_kind::tool);
+            s.set_attribute("input.value", w1::input_value);
+        }
+        if ((++n & 255) == 0) {
+            delete root;
+            env.pump();
+            root = new span_scope("root", span_kind::agent);
+        }
+    }
+    delete root;
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_child_span_with_string40);
+
+void BM_set_six_attributes(benchmark::State& state) {   // W1's attribute set, one span
+    bench_env env;
+    std::int64_t n = 0;
+    for (auto _ : state) {
+        span_scope s("span", span_kind::tool);
+        w1::decorate(s, n);
+        if ((++n & 1023) == 0) env.pump();
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_set_six_attributes);
+
+asio::awaitable<void> resume_loop(std::int64_t n, bool* done) {
+    for (std::int64_t i = 0; i < n; ++i) co_await asio::post(asio::use_awaitable);
+    *done = true;
+}
+
+/// Cost of one co_await asio::post round trip on a plain io_context executor...
+void BM_resumption_plain(benchmark::State& state) {
+    bench_env env;   // same io_context set-up as the traced case (its reactor is active)
+    auto& ioc = env.ioc;
+    auto guard = asio::make_work_guard(ioc);   // run_one must not find the context stopped
+    for (auto _ : state) {
+        bool done = false;
+        asio::co_spawn(ioc, resume_loop(1000, &done), asio::detached);
+        while (!done) ioc.run_one();
+    }
+    guard.reset();
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_resumption_plain);
+
+/// ...and on tracecraft's context-carrying executor with a current span: the difference per
+/// item is what the context slot adds per resumption.
+void BM_resumption_traced(benchmark::State& state) {
+    bench_env env;
+    auto guard = asio::make_work_guard(env.ioc);
+    for (auto _ : state) {
+        span_scope root("root", span_kind::agent);
+        bool done = false;
+        tracecraft::spawn(env.ioc, resume_loop(1000, &done), asio::detached);
+        while (!done) env.ioc.run_one();
+    }
+    guard.reset();
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_resumption_traced);
+
+struct capture_exporter final : exporter {
+    std::optional<span_batch> batch;
+    std::string_view name() const noexcept override { return "capture"; }
+    asio::awaitable<export_result> export_batch(span_batch b) override {
+        if (!batch) batch = std::move(b);
+        co_return export_result::ok();
+    }
+};
+
+void BM_protobuf_encode_per_span(benchmark::State& state) {
+    auto cap = std::make_shared<capture_exporter>();
+    asio::io_context ioc;
+    trace_config cfg;
+    cfg.exporters = {cap};
+    cfg.redaction.enabled = false;
+    cfg.batch_size = 512;
+    auto rt = init(ioc, cfg);
+    for (int i = 0; i < 128; ++i) w1::agent_run(i);   // 512 spans
+    rt->force_flush();
+    if (!cap->batch) {
+        state.SkipWithError("no batch captured");
+        return;
+    }
+    otlp::resource_info res;
+    res.attributes = {{"service.name", std::string("bench")}};
+    std::string buf;
+    for (auto _ : state) {
+        const std::size_t off = otlp::encode_request_in_place(*cap->batch, res, buf);
+        benchmark::DoNotOptimize(off);
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(cap->batch->span_count()));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(buf.size()));
+    cap->batch.reset();
+    rt->shutdown();
+    reset_default_runtime();
+}
+BENCHMARK(BM_protobuf_encode_per_span);
+
+void BM_redaction_per_kib(benchmark::State& state) {
+    redaction_config cfg;
+    redactor red(cfg);
+    auto scratch = red.make_scratch();
+    std::string text;
+    while (text.size() < 1000)
+        text += "The agent summarised three documents about travel plans for next week while latency stayed low. ";
+    text += " contact jane.doe@example.com";
+    text.resize(1024);
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        auto m = red.redact(text, out, scratch);
+        benchmark::DoNotOptimize(m);
+    }
+    state.SetBytesProcessed(state.iterations() * 1024);
+}
+BENCHMARK(BM_redaction_per_kib);
+
+} // namespace
+
+BENCHMARK_MAIN();
