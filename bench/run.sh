@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every benchmark (W1-W5 and the micro-suite), medians of N runs (default 5), and writes
+# bench/results/latest.json plus bench/results/latest.md. A few minutes on the 2-core machine.
+#   bench/run.sh            # RUNS=5 by default; RUNS=7 bench/run.sh for more
+# Installs nginx (the W3/W5 OTLP sink), its echo module and wrk when missing; starts the sink
+# on 127.0.0.1:14318 and stops it at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-5}
+tools/install-deps.sh
+need=()
+for p in nginx libnginx-mod-http-echo wrk python3 libbenchmark-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build build -j "$(nproc)" --target span_overhead w3_export redaction_throughput micro llm_gateway mock_llm
+
+out=bench/results
+mkdir -p "$out"
+raw="$out/raw.jsonl"
+: > "$raw"
+
+sink=$(mktemp -d)
+mkdir -p "$sink/logs" "$sink/tmp"
+cp bench/sink-nginx.conf "$sink/nginx.conf"
+nginx -p "$sink" -c "$sink/nginx.conf" &
+sink_pid=$!
+pids=()
+cleanup() { kill "$sink_pid" "${pids[@]}" 2> /dev/null || true; wait 2> /dev/null || true; rm -rf "$sink"; }
+trap cleanup EXIT
+for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:14318/v1/traces && break; sleep 0.1; done
+
+record() { echo "$1" | tee -a "$raw"; }
+for i in $(seq "$runs"); do
+  echo "== round $i/$runs"
+  for m in baseline w1 w2 w2e; do record "$(./build/bench/span_overhead $m 300000)"; done
+  for enc in protobuf json; do
+    for m in unthrottled backpressure; do record "$(./build/bench/w3_export $enc $m 250000 2> /dev/null)"; done
+  done
+  record "$(./build/bench/redaction_throughput 32)"
+done
+
+echo "== W5: gateway + mock LLM, wrk (1 thread, 8 connections, 5 s), tracing off / on (OTLP to the sink)"
+port_gw=18080; port_mock=19000
+for delay in 0 20; do
+  ./build/examples/mock_llm --port $port_mock --delay-ms $delay --chunks 4 > /dev/null & pids+=($!)
+  sleep 0.3
+  for i in $(seq "$runs"); do
+    for tracing in off on; do
+      flags=(--port $port_gw --upstream 127.0.0.1:$port_mock --quiet)
+      if [ $tracing = off ]; then flags+=(--no-tracing); else flags+=(--otlp http://127.0.0.1:14318/v1/traces); fi
+      ./build/examples/llm_gateway "${flags[@]}" > /dev/null & gw=$!
+      for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port_gw/" && break; sleep 0.1; done
+      line=$(wrk -t1 -c8 -d5s -s bench/w5_post.lua "http://127.0.0.1:$port_gw/v1/chat/completions" | tail -1)
+      kill -INT $gw; wait $gw 2> /dev/null || true
+      record "{\"bench\":\"w5_gateway\",\"delay_ms\":$delay,\"tracing\":\"$tracing\",${line#\{}"
+    done
+  done
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2> /dev/null || true; unset 'pids[-1]'
+done
+
+echo "== micro-benchmarks (Google Benchmark)"
+./build/bench/micro --benchmark_repetitions="$runs" --benchmark_report_aggregates_only=true \
+  --benchmark_format=json --benchmark_out="$out/micro.json" --benchmark_out_format=json > /dev/null
+python3 bench/summarize.py "$raw" "$out/micro.json" "$out/latest.json" "$out/latest.md"
+cat "$out/latest.md"
