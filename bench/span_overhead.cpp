@@ -23,13 +23,7 @@ int main(int argc, char** argv) {
     const std::int64_t runs = argc > 2 ? std::stoll(argv[2]) : 1'000'000;
     asio::io_context ioc(1);
     auto sink = std::make_shared<tracecraft::null_exporter>();
-    tracecraft::trace_config cfg;
-    cfg.service_name = "anchor-bench";
-    cfg.batch_size = 512;
-    cfg.max_queue_spans = 2048;
-    cfg.exporters = {sink};
-    // W1-W3 compare span cost against SDKs that do not redact; W4 measures redaction.
-    cfg.redaction.enabled = false;
+    tracecraft::trace_config cfg = w1::config(sink);
     if (mode == "w2") {
         cfg.sampling.rate = 0.0;
         cfg.sampling.always_keep_errors = false;

@@ -71,6 +71,18 @@ inline asio::awaitable<void> bare_loop(std::int64_t runs, double* seconds) {
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// W1's pipeline settings: batch 512, queue 2048, redaction off (the peers do not redact; W4
+/// measures redaction), everything kept.
+inline tracecraft::trace_config config(tracecraft::exporter_ptr exporter) {
+    tracecraft::trace_config cfg;
+    cfg.service_name = "anchor-bench";
+    cfg.batch_size = 512;
+    cfg.max_queue_spans = 2048;
+    cfg.redaction.enabled = false;
+    cfg.exporters = {std::move(exporter)};
+    return cfg;
+}
+
 inline double cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);

@@ -38,13 +38,7 @@ int main(int argc, char** argv) {
     o.endpoint = endpoint;
     o.protocol = encoding == "json" ? tracecraft::otlp_protocol::http_json : tracecraft::otlp_protocol::http_protobuf;
     auto exp = std::make_shared<tracecraft::otlp_http_exporter>(o);
-    tracecraft::trace_config cfg;
-    cfg.service_name = "anchor-bench";
-    cfg.batch_size = 512;
-    cfg.max_queue_spans = 2048;
-    cfg.redaction.enabled = false;   // the peers do not redact; W4 measures redaction
-    cfg.exporters = {exp};
-    auto rt = tracecraft::init(ioc, cfg);
+    auto rt = tracecraft::init(ioc, w1::config(exp));
     const double cpu0 = w1::cpu_seconds();
     double loop_s = 0;
     tracecraft::spawn(ioc, produce_then_drain(runs, &loop_s, rt.get(), mode == "backpressure"), asio::detached);

@@ -19,7 +19,8 @@ if ! command -v npm > /dev/null; then
 fi
 if [ ! -d "$otlp_js/node_modules/@opentelemetry/otlp-transformer" ]; then
   mkdir -p "$otlp_js"
-  npm install --prefix "$otlp_js" --no-audit --no-fund --silent @opentelemetry/otlp-transformer@0.208.0
+  npm install --prefix "$otlp_js" --no-audit --no-fund --silent @opentelemetry/otlp-transformer@0.208.0 ||
+    echo "WARNING: npm registry unreachable: the OTLP interop check (tests/otlp_interop) is NOT run" >&2
 fi
 
 echo "== [1/3] release build + tests"

@@ -1,4 +1,5 @@
 #include "gateway.hpp"
+#include "listener.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -536,20 +537,13 @@ asio::awaitable<void> accept_loop(state_ptr st) {
 } // namespace
 
 gateway::gateway(asio::any_io_executor ex, gateway_options options) : st_(std::make_shared<state>(ex, std::move(options))) {
-    const tcp::endpoint ep(asio::ip::make_address(st_->opt.address), st_->opt.port);
-    st_->acceptor.open(ep.protocol());
-    st_->acceptor.set_option(asio::socket_base::reuse_address(true));
-    st_->acceptor.bind(ep);
-    st_->acceptor.listen();
+    listen_on(st_->acceptor, st_->opt.address, st_->opt.port);
     asio::co_spawn(ex, accept_loop(st_), asio::detached);
 }
 
 gateway::~gateway() { stop(); }
 
-unsigned short gateway::port() const noexcept {
-    boost::system::error_code ec;
-    return st_->acceptor.local_endpoint(ec).port();
-}
+unsigned short gateway::port() const noexcept { return bound_port(st_->acceptor); }
 
 void gateway::stop() {
     if (st_->stopped.exchange(true)) return;

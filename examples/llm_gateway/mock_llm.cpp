@@ -1,4 +1,5 @@
 #include "mock_llm.hpp"
+#include "listener.hpp"
 
 #include <atomic>
 #include <sstream>
@@ -162,20 +163,13 @@ mock_answer make_mock_answer(const std::string& prompt, int chunks) {
 }
 
 mock_llm::mock_llm(asio::any_io_executor ex, mock_llm_options options) : st_(std::make_shared<state>(ex, std::move(options))) {
-    const tcp::endpoint ep(asio::ip::make_address(st_->opt.address), st_->opt.port);
-    st_->acceptor.open(ep.protocol());
-    st_->acceptor.set_option(asio::socket_base::reuse_address(true));
-    st_->acceptor.bind(ep);
-    st_->acceptor.listen();
+    listen_on(st_->acceptor, st_->opt.address, st_->opt.port);
     asio::co_spawn(ex, accept_loop(st_), asio::detached);
 }
 
 mock_llm::~mock_llm() { stop(); }
 
-unsigned short mock_llm::port() const noexcept {
-    boost::system::error_code ec;
-    return st_->acceptor.local_endpoint(ec).port();
-}
+unsigned short mock_llm::port() const noexcept { return bound_port(st_->acceptor); }
 
 void mock_llm::stop() {
     if (st_->stopped.exchange(true)) return;
