@@ -32,13 +32,13 @@ constexpr auto json_escape_table = [] {
 void append_json_string(std::string& out, std::string_view s) {
     out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
-    std::size_t run = 0;   // start of the current run of bytes that need no escaping
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const unsigned char c = p[i];
+    const char* run = s.data();   // start of the current run of bytes that need no escaping
+    const char* const end = s.data() + s.size();
+    for (const char* q = run; q != end; ++q) {
+        const auto c = static_cast<unsigned char>(*q);
         if (!json_escape_table[c]) [[likely]] continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
+        out.append(std::string_view(run, static_cast<std::size_t>(q - run)));
+        run = q + 1;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -52,7 +52,7 @@ void append_json_string(std::string& out, std::string_view s) {
             }
         }
     }
-    out.append(s.data() + run, s.size() - run);
+    out.append(std::string_view(run, static_cast<std::size_t>(end - run)));
     out.push_back('"');
 }
 
