@@ -30,30 +30,35 @@ constexpr auto json_escape_table = [] {
 } // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-    out.reserve(out.size() + s.size() + 2);
-    out.push_back('"');
-    const char* run = s.data();   // start of the current run of bytes that need no escaping
-    const char* const end = s.data() + s.size();
-    for (const char* q = run; q != end; ++q) {
-        const auto c = static_cast<unsigned char>(*q);
-        if (!json_escape_table[c]) [[likely]] continue;
-        out.append(std::string_view(run, static_cast<std::size_t>(q - run)));
-        run = q + 1;
+    // Worst case 6 output bytes per input byte (\u00XX); written through a pointer, then trimmed.
+    const std::size_t old = out.size();
+    out.resize(old + 6 * s.size() + 2);
+    char* o = out.data() + old;
+    *o++ = '"';
+    static constexpr char hex[] = "0123456789abcdef";
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (!json_escape_table[c]) [[likely]] {
+            *o++ = ch;
+            continue;
+        }
+        *o++ = '\\';
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default: {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                out += buf;
-            }
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
         }
     }
-    out.append(std::string_view(run, static_cast<std::size_t>(end - run)));
-    out.push_back('"');
+    *o++ = '"';
+    out.resize(static_cast<std::size_t>(o - out.data()));
 }
 
 namespace {
@@ -72,7 +77,8 @@ bool io_value(const attribute_range& r, std::string& text, bool& json) {
         json = false;
         return true;
     }
-    text = "{";
+    text.clear();   // not text = "{": GCC 12 -O3 false positive (bug 105329)
+    text.push_back('{');
     bool first = true;
     r.for_each([&](std::string_view k, const value_view& v) {
         if (!first) text.push_back(',');
