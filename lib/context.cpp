@@ -62,6 +62,7 @@ task_context* ctx_fork(const task_context* parent) noexcept {
         case span_mode::recording:
             // child-of the parent's current span, in the same local trace; keep it open
             c->cur = current_span_state{nullptr, p.trace, p.ctx, p.depth, span_mode::recording};
+            p.trace->forked = true;   // before the fork can run: from now on atomics
             trace_open(p.trace);
             c->held_trace = p.trace;
             break;

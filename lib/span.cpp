@@ -89,6 +89,11 @@ value_view copy_string_array(span_record* r, std::span<const S> values) {
 
 void push_ended(trace_buffer* t, span_record* r) noexcept {
     span_record* head = t->ended.load(std::memory_order_relaxed);
+    if (!t->forked) {   // only this agent touches the list (see trace_buffer::forked)
+        r->next_ended = head;
+        t->ended.store(r, std::memory_order_relaxed);
+        return;
+    }
     do {
         r->next_ended = head;
     } while (!t->ended.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
@@ -147,7 +152,6 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     task_ = c;
     copy_state(saved_, c->cur);
     c->unwound = nullptr;   // a new span: any earlier unwinding was caught
-    uncaught_ = std::uncaught_exceptions();
     if (c->suppressed) {
         task_ = nullptr;   // nothing to restore
         return;
@@ -157,6 +161,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     const bool new_trace = o && o->new_trace;
 
     trace_buffer* t = nullptr;
+    span_record* root_rec = nullptr;   // a new trace's root record, created with its buffer
     span_context parent{};
     std::uint16_t depth = 0;
     bool root = false;
@@ -207,7 +212,8 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             return;
         }
         rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);   // recorded roots
-        t = trace_create(rt, tid);
+        root_rec = span_record::create();
+        t = trace_create(rt, tid, root_rec);
         if (rt->tail_enabled) {
             t->head = head_decision::tail;
         } else {
@@ -218,7 +224,8 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         if (o && !o->tracestate.empty()) t->tracestate = o->tracestate;
     }
 
-    span_record* r = span_record::create();
+    span_record* r = root_rec ? root_rec : span_record::create();
+    uncaught_ = std::uncaught_exceptions();   // only recorded spans look at it (in the destructor)
     r->trace = t;
     r->id = span_id::generate();
     r->parent = parent.span;
@@ -249,7 +256,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     }
     // Only a local root holds the trace open: every other span is nested within an open
     // span of its own agent or within a fork that holds the trace (LIFO rule).
-    if (root) trace_open(t);
+    if (root) t->open.store(1, std::memory_order_relaxed);   // fresh buffer: no other agent yet
     rec_ = r;
     set_ids(ctx_, t->id, r->id, 1);
     current_span_state& cur = c->cur;
@@ -296,7 +303,12 @@ span_scope::~span_scope() {
     trace_buffer* t = r->trace;
     const bool was_root = (r->flags & span_flag_local_root) != 0;
     push_ended(t, r);   // after this, `r` may be read by the completing thread
-    if (was_root) trace_close(t);
+    if (was_root) {
+        if (t->forked)
+            trace_close(t);
+        else   // no fork ever joined: the root is the only holder
+            t->rt->on_trace_complete(t);
+    }
 }
 
 void detail::attribute_exception(task_context* c, std::exception_ptr e) noexcept {
@@ -355,6 +367,36 @@ span_context current_span_context() noexcept { return current_context()->cur.ctx
 
 void span::set_attribute_impl(std::string_view key, const attribute_arg& value) {
     append_attr(rec_, rec_->attrs, key, value.view(), true);
+}
+void span::set_string_attribute_impl(std::string_view key, std::string_view value) {
+    span_record* r = rec_;
+    if (r->attrs.count >= r->max_attributes) [[unlikely]] {
+        ++r->dropped_attributes;
+        return;
+    }
+    if (r->max_value_length != 0 && value.size() > r->max_value_length) [[unlikely]]
+        value = value.substr(0, utf8_truncate_len(value, r->max_value_length));
+    attr_entry* e = r->append(r->attrs);
+    // key and value bytes in one bump allocation
+    auto* p = static_cast<char*>(r->alloc(key.size() + value.size(), 1));
+    copy_short(p, key.data(), key.size());
+    copy_short(p + key.size(), value.data(), value.size());
+    e->key.p = p;
+    e->key.n = static_cast<std::uint32_t>(key.size());
+    e->value.set_string(p + key.size(), static_cast<std::uint32_t>(value.size()));
+}
+void span::set_int_attribute_impl(std::string_view key, std::int64_t value) {
+    span_record* r = rec_;
+    if (r->attrs.count >= r->max_attributes) [[unlikely]] {
+        ++r->dropped_attributes;
+        return;
+    }
+    attr_entry* e = r->append(r->attrs);
+    auto* p = static_cast<char*>(r->alloc(key.size(), 1));
+    copy_short(p, key.data(), key.size());
+    e->key.p = p;
+    e->key.n = static_cast<std::uint32_t>(key.size());
+    e->value.set_int(value);
 }
 span& span::set_attribute(std::string_view key, std::span<const std::string_view> values) {
     if (rec_) append_attr(rec_, rec_->attrs, key, copy_string_array(rec_, values), true);

@@ -62,7 +62,9 @@ void free_block(void* b) noexcept {
 
 span_record* span_record::create() {
     void* block = alloc_block();
-    auto* r = new (block) span_record();
+    // default-initialisation (every member has an initialiser): GCC value-initialises a
+    // span_record() with `rep stos`, whose start-up cost was ~8 ns of every span
+    auto* r = new (block) span_record;
     r->cur = static_cast<char*>(block) + sizeof(span_record);
     r->end = static_cast<char*>(block) + block_size;
     return r;
@@ -113,10 +115,11 @@ const attr_entry* attr_list::find(std::string_view key) const noexcept {
 
 // ---------------------------------------------------------------- trace_buffer
 
-trace_buffer* trace_create(runtime_core* rt, const trace_id& id) {
-    auto* t = new trace_buffer();
+trace_buffer* trace_create(runtime_core* rt, const trace_id& id, span_record* root) {
+    auto* t = new (root->alloc(sizeof(trace_buffer), alignof(trace_buffer))) trace_buffer();
     t->id = id;
     t->rt = rt;
+    t->root = root;
     core_add_ref(rt);
     return t;
 }
@@ -126,14 +129,16 @@ void trace_close(trace_buffer* t) noexcept {
 }
 
 void trace_destroy(trace_buffer* t) noexcept {
+    span_record* const holder = t->root;   // the buffer lives in the root's arena: free it last
     span_record* s = t->ended.load(std::memory_order_acquire);
     while (s) {
         span_record* next = s->next_ended;
-        span_record::destroy(s);
+        if (s != holder) span_record::destroy(s);
         s = next;
     }
     runtime_core* rt = t->rt;
-    delete t;
+    t->~trace_buffer();
+    span_record::destroy(holder);
     core_release(rt);
 }
 

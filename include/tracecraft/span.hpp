@@ -99,7 +99,15 @@ public:
     // costs one test: the value is not even converted.
     template <class V>
     span& set_attribute(std::string_view key, const V& value) {
-        if (rec_) set_attribute_impl(key, attribute_arg(value));
+        if (rec_) {
+            // strings and integers (most attributes) take specialised paths: no type dispatch
+            if constexpr (std::is_convertible_v<const V&, std::string_view>)
+                set_string_attribute_impl(key, std::string_view(value));
+            else if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>)
+                set_int_attribute_impl(key, static_cast<std::int64_t>(value));
+            else
+                set_attribute_impl(key, attribute_arg(value));
+        }
         return *this;
     }
     span& set_attribute(std::string_view key, std::span<const std::string_view> values);
@@ -162,6 +170,8 @@ public:
 protected:
     span(detail::span_record* r, span_context c) noexcept : rec_(r), ctx_(c) {}
     void set_attribute_impl(std::string_view key, const attribute_arg& value);
+    void set_string_attribute_impl(std::string_view key, std::string_view value);
+    void set_int_attribute_impl(std::string_view key, std::int64_t value);
     void set_input_impl(std::string_view name, const attribute_arg& value);
     void set_output_impl(std::string_view name, const attribute_arg& value);
     detail::span_record* rec_ = nullptr;

@@ -102,6 +102,46 @@ enum span_flags : std::uint8_t {
     span_flag_usage = 128,       ///< token usage recorded (set_tokens / set_usage): enrich at trace end
 };
 
+/// memcpy for the short strings of the hot path (keys, names, ~40-byte values), inlined as
+/// overlapping fixed-size moves: a libc memmove call per attribute string cost more than the copy.
+inline void copy_short(char* d, const char* s, std::size_t n) noexcept {
+    if (n > 64) {
+        std::memcpy(d, s, n);
+    } else if (n >= 16) {
+        char a[16], b[16];
+        if (n > 32) {
+            char c[16], e[16];
+            std::memcpy(a, s, 16);
+            std::memcpy(c, s + 16, 16);
+            std::memcpy(e, s + n - 32, 16);
+            std::memcpy(b, s + n - 16, 16);
+            std::memcpy(d, a, 16);
+            std::memcpy(d + 16, c, 16);
+            std::memcpy(d + n - 32, e, 16);
+            std::memcpy(d + n - 16, b, 16);
+            return;
+        }
+        std::memcpy(a, s, 16);
+        std::memcpy(b, s + n - 16, 16);
+        std::memcpy(d, a, 16);
+        std::memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        std::uint64_t a, b;
+        std::memcpy(&a, s, 8);
+        std::memcpy(&b, s + n - 8, 8);
+        std::memcpy(d, &a, 8);
+        std::memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        std::uint32_t a, b;
+        std::memcpy(&a, s, 4);
+        std::memcpy(&b, s + n - 4, 4);
+        std::memcpy(d, &a, 4);
+        std::memcpy(d + n - 4, &b, 4);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
+    }
+}
+
 struct span_record {
     static constexpr std::size_t block_size = 1024;
 
@@ -156,7 +196,7 @@ struct span_record {
     str_ref copy(std::string_view s) {
         if (s.empty()) return {};
         auto* p = static_cast<char*>(alloc(s.size(), 1));
-        std::memcpy(p, s.data(), s.size());
+        copy_short(p, s.data(), s.size());
         return {p, static_cast<std::uint32_t>(s.size())};
     }
     attr_entry* append(attr_list& list) {

@@ -39,6 +39,10 @@ struct trace_buffer {
     std::atomic<std::uint32_t> refs{1};   ///< owners once complete (batches)
     std::uint32_t span_count = 0;         ///< set when the trace completes
     std::atomic<bool> has_error{false};
+    /// Set (by the owning agent, before the fork exists) when a forked context joins the trace.
+    /// Until then only one agent touches `ended` and `open`, so they are updated without atomic
+    /// read-modify-writes; afterwards every agent uses them atomically.
+    bool forked = false;
     trace_id id;
     span_record* root = nullptr;          ///< local root (owned through `ended` once finished)
     runtime_core* rt = nullptr;           ///< holds a reference
@@ -54,8 +58,9 @@ struct trace_buffer {
     }
 };
 
-/// Creates a buffer for a new local trace; takes a reference on `rt`.
-trace_buffer* trace_create(runtime_core* rt, const trace_id& id);
+/// Creates a buffer for a new local trace inside the root's record block (no allocation of its
+/// own; the block is freed after the buffer, see trace_destroy); takes a reference on `rt`.
+trace_buffer* trace_create(runtime_core* rt, const trace_id& id, span_record* root);
 /// One more open span / fork on this trace.
 inline void trace_open(trace_buffer* t) noexcept { t->open.fetch_add(1, std::memory_order_relaxed); }
 /// One less; completes the trace when it was the last.
