@@ -77,7 +77,8 @@ inline std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (
 } // namespace
 
 namespace detail {
-std::uint64_t random_u64() noexcept {
+namespace {
+inline std::uint64_t next_random() noexcept {
     rng_state& r = t_rng;
     if (!r.seeded) [[unlikely]]
         seed(r);
@@ -90,6 +91,19 @@ std::uint64_t random_u64() noexcept {
     r.s[2] ^= t;
     r.s[3] = rotl(r.s[3], 45);
     return result;
+}
+} // namespace
+
+std::uint64_t random_u64() noexcept { return next_random(); }
+
+void random_root_ids(trace_id& t, span_id& s) noexcept {
+    while (!t.valid()) {
+        t.hi = next_random();
+        t.lo = next_random();
+    }
+    do {
+        s.value = next_random();
+    } while (s.value == 0);
 }
 } // namespace detail
 

@@ -140,6 +140,26 @@ inline void set_ids(span_context& c, const trace_id& t, span_id s, std::uint8_t 
     c.remote = false;
 }
 
+/// Field-wise span_context copy (see copy_state: no wide loads over narrow stores).
+inline void copy_ctx(span_context& d, const span_context& s) noexcept {
+    d.trace.hi = s.trace.hi;
+    d.trace.lo = s.trace.lo;
+    d.span.value = s.span.value;
+    d.flags = s.flags;
+    d.remote = s.remote;
+}
+
+/// Makes `c` the current state of an unrecorded root (head-sampled out or no runtime) and
+/// `ctx` its context: trace id kept for propagation, sampled flag off.
+inline void set_unrecorded_root(current_span_state& c, span_context& ctx, const trace_id& tid, span_id sid) noexcept {
+    c.rec = nullptr;
+    c.trace = nullptr;
+    set_ids(c.ctx, tid, sid, 0);
+    c.depth = 0;
+    c.mode = span_mode::non_recording;
+    set_ids(ctx, tid, sid, 0);
+}
+
 } // namespace
 
 // ---------------------------------------------------------------- span_scope
@@ -162,13 +182,14 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
 
     trace_buffer* t = nullptr;
     span_record* root_rec = nullptr;   // a new trace's root record, created with its buffer
+    span_id root_sid;                  // a new root's span id (drawn with its trace id)
     span_context parent{};
     std::uint16_t depth = 0;
     bool root = false;
 
     if (!explicit_parent && !new_trace && p.mode == span_mode::recording) {
         t = p.trace;
-        parent = p.ctx;
+        copy_ctx(parent, p.ctx);
         depth = static_cast<std::uint16_t>(p.depth + 1);
         if (depth > t->rt->cfg.max_step_depth) {
             t->rt->stats.spans_depth_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -178,12 +199,12 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             c->cur.rec = nullptr;
             c->cur.trace = nullptr;
             c->cur.depth = depth;
-            ctx_ = p.ctx;
+            copy_ctx(ctx_, p.ctx);
             return;
         }
     } else if (!explicit_parent && !new_trace && p.mode == span_mode::non_recording) {
         c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
-        ctx_ = p.ctx;
+        copy_ctx(ctx_, p.ctx);
         return;
     } else {
         // a new local trace: under an explicit/remote parent, or a fresh root
@@ -191,24 +212,21 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         if (explicit_parent)
             parent = *o->parent;
         else if (!new_trace && p.mode == span_mode::remote)
-            parent = p.ctx;
+            copy_ctx(parent, p.ctx);
         runtime_core* rt = c->rt ? c->rt : default_core();
-        const trace_id tid = parent.trace.valid() ? parent.trace : trace_id::generate();
+        trace_id tid = parent.trace;   // kept under a remote parent, else generated
+        detail::random_root_ids(tid, root_sid);
         if (!rt) {
             warn_once(g_warned_no_runtime, "a span was started but no tracecraft runtime exists "
                                            "(call tracecraft::init); spans are not recorded");
-            c->cur = current_span_state{nullptr, nullptr, span_context{tid, span_id::generate(), 0, false}, 0,
-                                        span_mode::non_recording};
-            ctx_ = c->cur.ctx;
+            set_unrecorded_root(c->cur, ctx_, tid, root_sid);
             return;
         }
         const bool record = rt->rate_all || rt->tail_enabled || rate_keep(tid, rt->rate_threshold);
         if (!record) {
             // one counter per dropped root; traces_started is derived (head-dropped + recorded)
             rt->stats.traces_head_dropped.fetch_add(1, std::memory_order_relaxed);
-            c->cur = current_span_state{nullptr, nullptr, span_context{tid, span_id::generate(), 0, false}, 0,
-                                        span_mode::non_recording};
-            ctx_ = c->cur.ctx;
+            set_unrecorded_root(c->cur, ctx_, tid, root_sid);
             return;
         }
         rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);   // recorded roots
@@ -227,7 +245,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     span_record* r = root_rec ? root_rec : span_record::create();
     uncaught_ = std::uncaught_exceptions();   // only recorded spans look at it (in the destructor)
     r->trace = t;
-    r->id = span_id::generate();
+    r->id = root ? root_sid : span_id::generate();
     r->parent = parent.span;
     r->kind = kind;
     r->depth = depth;

@@ -65,6 +65,11 @@ span_record* span_record::create() {
     // default-initialisation (every member has an initialiser): GCC value-initialises a
     // span_record() with `rep stos`, whose start-up cost was ~8 ns of every span
     auto* r = new (block) span_record;
+    auto* first = reinterpret_cast<attr_chunk*>(r->first_attrs);
+    first->next = nullptr;
+    first->n = 0;
+    r->attrs.head = first;
+    r->attrs.tail = first;
     r->cur = static_cast<char*>(block) + sizeof(span_record);
     r->end = static_cast<char*>(block) + block_size;
     return r;

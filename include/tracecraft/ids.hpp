@@ -65,6 +65,9 @@ struct span_context {
 namespace detail {
 /// Next 64 random bits of this thread's generator (never blocks, never locks).
 std::uint64_t random_u64() noexcept;
+/// A new root's ids in one call (the hot path of every unsampled root): a random span id, and
+/// a random trace id unless `t` is already valid (remote parent).
+void random_root_ids(trace_id& t, span_id& s) noexcept;
 } // namespace detail
 
 } // namespace tracecraft

@@ -173,6 +173,10 @@ struct span_record {
     const str_ref* excluded_inputs = nullptr;   ///< exclude_inputs names (in the arena)
     std::uint32_t n_excluded = 0;
 
+    /// Storage of the first attribute chunk (most spans need no other): set up by create(),
+    /// raw so that default-initialising a record writes nothing here.
+    alignas(attr_chunk) unsigned char first_attrs[sizeof(attr_chunk)];
+
     // bump arena
     char* cur = nullptr;
     char* end = nullptr;
