@@ -37,7 +37,7 @@ for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:14318/v1/tr
 record() { echo "$1" | tee -a "$raw"; }
 for i in $(seq "$runs"); do
   echo "== round $i/$runs"
-  for m in baseline w1 w2 w2e; do record "$(./build/bench/span_overhead $m 300000)"; done
+  for m in baseline w1 w2 w2e; do record "$(./build/bench/span_overhead $m 1000000)"; done
   for enc in protobuf json; do
     for m in unthrottled backpressure; do record "$(./build/bench/w3_export $enc $m 250000 2> /dev/null)"; done
   done

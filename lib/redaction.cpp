@@ -28,8 +28,17 @@ struct compiled_rule {
     bool som = true;   ///< false: a prefilter without start-of-match; confirm() finds [start, end)
 };
 
+struct candidate {
+    std::size_t s, e;
+    std::uint32_t rule;
+};
+
+/// Per-strand scan state: the Hyperscan scratch plus buffers reused by every redact call (used
+/// only inside one step() or finish(), so interleaved sessions on one scratch stay correct).
 struct scan_scratch {
     hs_scratch_t* s = nullptr;
+    std::vector<candidate> part, raw, confirmed;
+    std::vector<candidate> taken;   ///< chosen matches, sorted by start
     ~scan_scratch() {
         if (s) hs_free_scratch(s);
     }
@@ -67,11 +76,6 @@ struct redactor_impl {
 };
 
 namespace {
-
-struct candidate {
-    std::size_t s, e;
-    std::uint32_t rule;
-};
 
 const std::vector<compiled_rule>& default_rules() {
     static const std::vector<compiled_rule> r = {
@@ -316,7 +320,35 @@ struct scan_context {
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
     auto* c = static_cast<scan_context*>(ctx);
     // without start-of-match the start is unknown: key the candidate by its end
-    if (!(*c->rules)[id].som) from = to;
+    if (!(*c->rules)[id].som) {
+        // Hyperscan reports every end offset of such a match (a 40-byte key gives ~30 calls).
+        // A run of consecutive ends of one rule is one token: keep only its last end, which
+        // every prefilter confirmer (email, token) resolves to the same [start, end) as any
+        // other end of the run. Looks back a few entries: overlapping rules interleave.
+        auto& v = *c->out;
+        const std::size_t n = v.size();
+        for (std::size_t k = n; k > 0 && k + 4 > n; --k) {
+            candidate& prev = v[k - 1];
+            if (prev.rule == id && prev.e + 1 == to) {
+                prev.s = prev.e = static_cast<std::size_t>(to);
+                return 0;
+            }
+        }
+        from = to;
+    } else if (const post_kind k = (*c->rules)[id].post; k == post_kind::plain || k == post_kind::token_start) {
+        // With start-of-match, an open-ended repeat reports every longer end from one start;
+        // these rules accept any end (confirm() looks only before the start), so the longest
+        // end wins anyway: keep one candidate per (rule, start).
+        auto& v = *c->out;
+        const std::size_t n = v.size();
+        for (std::size_t k2 = n; k2 > 0 && k2 + 4 > n; --k2) {
+            candidate& prev = v[k2 - 1];
+            if (prev.rule == id && prev.s == from) {
+                if (to > prev.e) prev.e = static_cast<std::size_t>(to);
+                return 0;
+            }
+        }
+    }
     c->out->push_back(candidate{static_cast<std::size_t>(from), static_cast<std::size_t>(to), id});
     return 0;
 }
@@ -407,6 +439,15 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
             throw config_error(field, "Hyperscan cannot compile it with start-of-match reporting: " + what);
         }
     }
+    // Rules sharing a name share its replacement (replacement_for's lookup), resolved once here
+    // so that redacting never searches or allocates per match.
+    for (auto& r : im.rules)
+        if (!r.replacement)
+            for (const auto& o : im.rules)
+                if (o.replacement && o.name == r.name) {
+                    r.replacement = o.replacement;
+                    break;
+                }
     if (!config.hash_key.empty()) {
         im.hmac_key = config.hash_key;
     } else {
@@ -480,7 +521,8 @@ bool redactor::session::step() {
     // windows overlap so that a match crossing a boundary is seen whole by one window
     constexpr std::size_t overlap = 8 << 10;
     const std::size_t len = std::min(text_.size() - off_, window + overlap);
-    std::vector<detail::candidate> part;
+    std::vector<detail::candidate>& part = scratch_->get()->part;
+    part.clear();
     detail::scan_context ctx{&part, &im.rules};
     const hs_error_t rc = detail::g_fault_injection.load(std::memory_order_relaxed)
                               ? HS_SCRATCH_IN_USE
@@ -509,15 +551,16 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
     const std::string_view text = text_;
     std::vector<redaction_match> result;
     out.clear();
-    std::vector<detail::candidate> raw;
-    raw.reserve(raw_.size() / 3);
-    for (std::size_t i = 0; i + 2 < raw_.size(); i += 3)
-        raw.push_back(detail::candidate{static_cast<std::size_t>(raw_[i]), static_cast<std::size_t>(raw_[i + 1]),
-                                        static_cast<std::uint32_t>(raw_[i + 2])});
-    if (raw.empty()) {
+    if (raw_.empty()) {
         out.assign(text);
         return result;
     }
+    detail::scan_scratch& sc = *scratch_->get();
+    std::vector<detail::candidate>& raw = sc.raw;
+    raw.clear();
+    for (std::size_t i = 0; i + 2 < raw_.size(); i += 3)
+        raw.push_back(detail::candidate{static_cast<std::size_t>(raw_[i]), static_cast<std::size_t>(raw_[i + 1]),
+                                        static_cast<std::uint32_t>(raw_[i + 2])});
     // one confirmed candidate per (rule, start): the longest end that the rule accepts
     std::sort(raw.begin(), raw.end(), [](const auto& a, const auto& b) {
         return a.rule != b.rule ? a.rule < b.rule : a.s != b.s ? a.s < b.s : a.e > b.e;
@@ -525,7 +568,8 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
     raw.erase(std::unique(raw.begin(), raw.end(),
                           [](const auto& a, const auto& b) { return a.rule == b.rule && a.s == b.s && a.e == b.e; }),
               raw.end());
-    std::vector<detail::candidate> confirmed;
+    std::vector<detail::candidate>& confirmed = sc.confirmed;
+    confirmed.clear();
     for (std::size_t i = 0; i < raw.size();) {
         std::size_t j = i;
         bool done = false;
@@ -550,21 +594,29 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
         const int pa = im.rules[a.rule].priority, pb = im.rules[b.rule].priority;
         return pa != pb ? pa < pb : a.s < b.s;
     });
-    std::map<std::size_t, std::size_t> taken;   // start -> end
+    auto& taken = sc.taken;   // chosen matches, sorted by start (few per value: a vector beats a map)
+    taken.clear();
     for (const auto& c : confirmed) {
-        auto it = taken.lower_bound(c.s);
-        if (it != taken.end() && it->first < c.e) continue;
-        if (it != taken.begin() && std::prev(it)->second > c.s) continue;
-        taken[c.s] = c.e;
-        result.push_back(redaction_match{c.s, c.e, im.rules[c.rule].name});
+        auto it = std::lower_bound(taken.begin(), taken.end(), c.s,
+                                   [](const detail::candidate& t, std::size_t s) { return t.s < s; });
+        if (it != taken.end() && it->s < c.e) continue;
+        if (it != taken.begin() && std::prev(it)->e > c.s) continue;
+        taken.insert(it, c);
     }
-    std::sort(result.begin(), result.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+    result.reserve(taken.size());
     std::size_t pos = 0;
     out.reserve(text.size());
-    for (const auto& m : result) {
-        out.append(text.substr(pos, m.start - pos));
-        out.append(r_->replacement_for(text.substr(m.start, m.end - m.start), m.rule));
-        pos = m.end;
+    for (const auto& m : taken) {
+        const detail::compiled_rule& rule = im.rules[m.rule];
+        result.push_back(redaction_match{m.s, m.e, rule.name});
+        out.append(text.substr(pos, m.s - pos));
+        if (rule.replacement)
+            out.append(*rule.replacement);
+        else if (im.cfg.mode == redaction_mode::mask)
+            out.append("[REDACTED]");
+        else
+            out.append(r_->replacement_for(text.substr(m.s, m.e - m.s), rule.name));
+        pos = m.e;
     }
     out.append(text.substr(pos));
     return result;

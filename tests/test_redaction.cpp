@@ -326,3 +326,24 @@ BOOST_AUTO_TEST_CASE(a_span_that_cannot_be_scanned_is_fully_masked_and_counted) 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Open-ended rules report one Hyperscan callback per possible end; the engine keeps one
+// candidate per token. The match must still cover the whole token and name the right rule.
+BOOST_AUTO_TEST_CASE(open_ended_matches_cover_whole_tokens) {
+    const tracecraft::redactor red{tracecraft::redaction_config{}};
+    auto scratch = red.make_scratch();
+    std::string out;
+    const std::string key = "sk-ant-api03-" + std::string(60, 'x');
+    const std::string bearer = "Bearer " + std::string(50, 'a') + ".b.c==";
+    const std::string mail = "first.last@mail.example.co.uk";
+    const std::string text = "k " + key + " then " + bearer + " and " + mail + " ok";
+    const auto m = red.redact(text, out, scratch);
+    BOOST_TEST_REQUIRE(m.size() == 3u);
+    BOOST_TEST(text.substr(m[0].start, m[0].end - m[0].start) == key);
+    BOOST_TEST(m[0].rule == "anthropic_api_key");
+    BOOST_TEST(text.substr(m[1].start, m[1].end - m[1].start) == bearer);
+    BOOST_TEST(m[1].rule == "bearer_token");
+    BOOST_TEST(text.substr(m[2].start, m[2].end - m[2].start) == mail);
+    BOOST_TEST(m[2].rule == "email");
+    BOOST_TEST(out == "k [REDACTED] then [REDACTED] and [REDACTED] ok");
+}
