@@ -2,7 +2,7 @@
 //
 // Written for speed (W3): one growing buffer and raw stores, no temporary strings. Key-values
 // are sized exactly before they are written; nested messages whose size is only known after
-// encoding (spans, events, links, status) reserve a 3-byte length slot and shift the body
+// encoding (spans, events, links, status) reserve a 2-byte length slot and shift the body
 // left when the varint is shorter (or right in the rare case of a body >= 2 MiB). The request
 // header (ResourceSpans / ScopeSpans lengths) is written last into head room kept in front of
 // the spans, so the body is never copied.
@@ -10,10 +10,13 @@
 
 #include <cstring>
 
+#include "tracecraft/detail/span_record.hpp"   // detail::copy_short
+
 namespace tracecraft::otlp {
 namespace {
 
 enum wire : unsigned { varint = 0, fixed64 = 1, length = 2, fixed32 = 5 };
+constexpr std::size_t slot_bytes = 2;   ///< length slot of a nested message of unknown size
 
 constexpr std::size_t varint_size(std::uint64_t v) noexcept {
     std::size_t n = 1;
@@ -32,7 +35,8 @@ public:
         if (s_.size() < start + 4096) s_.resize(start + 4096);
     }
     void ensure(std::size_t n) {
-        if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n));
+        if (len_ + n > s_.size()) [[unlikely]]
+            grow(n);
     }
     std::size_t size() const noexcept { return len_; }
     char* at(std::size_t pos) noexcept { return s_.data() + pos; }
@@ -48,7 +52,7 @@ public:
         len_ = static_cast<std::size_t>(p - s_.data());
     }
     void raw(const void* p, std::size_t n) noexcept {
-        std::memcpy(s_.data() + len_, p, n);
+        detail::copy_short(s_.data() + len_, static_cast<const char*>(p), n);   // keys, ids, short values inline
         len_ += n;
     }
     void tag(unsigned field, wire w) noexcept { raw_varint((static_cast<std::uint64_t>(field) << 3) | w); }
@@ -83,32 +87,35 @@ public:
         raw_varint(v);
     }
 
-    /// Opens a nested message of unknown size: tag + a 3-byte length slot.
+    /// Opens a nested message of unknown size: tag + a 2-byte length slot (a span body is
+    /// almost always 128 B - 16 KiB: its length then fits exactly and nothing moves).
     std::size_t open(unsigned field) {
         ensure(16);
         tag(field, length);
         const std::size_t slot = len_;
-        len_ += 3;
+        len_ += slot_bytes;
         return slot;
     }
-    /// Closes it: writes the minimal varint length and moves the body next to it.
+    /// Closes it: writes the minimal varint length, moving the body when it is shorter (< 128 B)
+    /// or longer (>= 16 KiB) than the slot.
     void close(std::size_t slot) {
-        const std::size_t body = slot + 3;
+        const std::size_t body = slot + slot_bytes;
         const std::size_t n = len_ - body;
         const std::size_t vn = varint_size(n);
-        if (vn > 3) {   // >= 2 MiB: make room
-            ensure(vn - 3);
-            std::memmove(s_.data() + body + (vn - 3), s_.data() + body, n);
-        } else if (vn < 3) {
+        if (vn > slot_bytes) {
+            ensure(vn - slot_bytes);
+            std::memmove(s_.data() + body + (vn - slot_bytes), s_.data() + body, n);
+        } else if (vn < slot_bytes) {
             std::memmove(s_.data() + slot + vn, s_.data() + body, n);
         }
         const std::size_t keep = len_;
         len_ = slot;
         raw_varint(n);
-        len_ = keep + vn - 3;
+        len_ = keep + vn - slot_bytes;
     }
 
 private:
+    [[gnu::noinline]] void grow(std::size_t n) { s_.resize(std::max(s_.size() * 2, len_ + n)); }
     std::string& s_;
     std::size_t len_;
 };

@@ -2,6 +2,7 @@
 #include "tracecraft/otlp/semconv.hpp"
 
 #include <array>
+#include <cstring>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -119,17 +120,51 @@ constexpr std::uint64_t known_lengths = [] {
     return m;
 }();
 
+/// Known keys by length: at most `per_length` keys share a length (checked at compile time).
+constexpr std::size_t per_length = 3;
+struct length_bucket {
+    std::uint8_t n = 0;
+    std::uint8_t idx[per_length] = {};
+};
+constexpr auto by_length = [] {
+    std::array<length_bucket, 64> b{};
+    for (unsigned i = 0; i < k_count; ++i) {
+        auto& x = b[known_keys[i].size()];
+        if (x.n == per_length) throw "more known keys of one length than per_length";
+        x.idx[x.n++] = static_cast<std::uint8_t>(i);
+    }
+    return b;
+}();
+
+/// Equality of two byte ranges of the same length n < 64, inline (no libc call per key).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    if (n >= 8) {
+        std::uint64_t x, y;
+        for (std::size_t i = 0; i + 8 <= n; i += 8) {
+            std::memcpy(&x, a + i, 8);
+            std::memcpy(&y, b + i, 8);
+            if (x != y) return false;
+        }
+        std::memcpy(&x, a + n - 8, 8);   // the tail, overlapping the last full word
+        std::memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 int classify(std::string_view key) noexcept {
     if (key.size() >= 64 || !((known_lengths >> key.size()) & 1)) return -1;
-    for (unsigned i = 0; i < k_count; ++i)
-        if (known_keys[i] == key) return static_cast<int>(i);
+    const length_bucket& b = by_length[key.size()];
+    for (unsigned j = 0; j < b.n; ++j)   // same length: compare the bytes only
+        if (same_bytes(known_keys[b.idx[j]].data(), key.data(), key.size())) return b.idx[j];
     return -1;
 }
 
 } // namespace
 
-void for_each_export_attribute(const span_view& span, dialect d,
-                               const std::function<void(std::string_view, const value_view&)>& f) {
+void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f) {
     // One pass: emit the span's own attributes and note which known keys they set.
     value_view seen[k_count];
     bool present[k_count] = {};

@@ -12,7 +12,10 @@
 // Run-level fields (session.id, user.id, tag.tags) are recorded on the root span by run_scope.
 #pragma once
 
+#include <concepts>
 #include <functional>
+#include <memory>
+#include <type_traits>
 #include <string_view>
 
 #include "tracecraft/attribute.hpp"
@@ -28,8 +31,24 @@ enum class dialect { otel_genai, openinference, both };
 /// Visits every attribute to export for `span`: the recorded ones (last write wins), then the
 /// derived ones of `d` that the span did not set itself. Values passed to `f` are valid only
 /// during the call.
-void for_each_export_attribute(const span_view& span, dialect d,
-                               const std::function<void(std::string_view, const value_view&)>& f);
+/// A non-owning reference to a `void(std::string_view, const value_view&)` callable (no
+/// allocation, one indirect call: the exporters call it once per attribute).
+class attribute_visitor {
+public:
+    template <class F>
+        requires std::invocable<F&, std::string_view, const value_view&> &&
+                     (!std::same_as<std::remove_cvref_t<F>, attribute_visitor>)
+    attribute_visitor(F&& f) noexcept   // NOLINT(google-explicit-constructor): lambdas at call sites
+        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, std::string_view k, const value_view& v) { (*static_cast<std::remove_reference_t<F>*>(o))(k, v); }) {}
+    void operator()(std::string_view k, const value_view& v) const { call_(obj_, k, v); }
+
+private:
+    void* obj_;
+    void (*call_)(void*, std::string_view, const value_view&);
+};
+
+void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f);
 
 /// Appends `s` to `out` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
