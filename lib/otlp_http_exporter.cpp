@@ -381,8 +381,7 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
         otlp::encode_request_json(batch, st->resource, buf);
         body = buf;
     } else {
-        const std::size_t off = otlp::encode_request_in_place(batch, st->resource, buf);
-        body = std::string_view(buf).substr(off);
+        body = otlp::encode_request_into(batch, st->resource, buf);
     }
     std::string compressed;
     if (st->opt.gzip) {

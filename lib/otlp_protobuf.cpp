@@ -273,6 +273,13 @@ void encode_prefix(const resource_info& resource, std::string& res, std::string&
 int otlp_span_kind(span_kind k) noexcept { return k == span_kind::llm ? 3 /*CLIENT*/ : 1 /*INTERNAL*/; }
 
 std::size_t encode_request_in_place(const span_batch& batch, const resource_info& resource, std::string& buf) {
+    const std::string_view req = encode_request_into(batch, resource, buf);
+    const auto off = static_cast<std::size_t>(req.data() - buf.data());
+    buf.resize(off + req.size());
+    return off;
+}
+
+std::string_view encode_request_into(const span_batch& batch, const resource_info& resource, std::string& buf) {
     std::string res, scope;
     encode_prefix(resource, res, scope);
     // Head room for: rs tag+len, resource tag+len+body, ss tag+len, scope tag+len+body.
@@ -286,7 +293,7 @@ std::size_t encode_request_in_place(const span_batch& batch, const resource_info
         });
     });
     const std::size_t spans = w.size() - head;
-    w.finish();
+    const std::size_t end = w.size();   // buf keeps its size (high-water mark) beyond `end`
     // ScopeSpans { scope = 1; spans = 2... }, ResourceSpans { resource = 1; scope_spans = 2; }
     const std::size_t scope_msg = 1 + varint_size(scope.size()) + scope.size();
     const std::size_t ss = scope_msg + spans;
@@ -314,7 +321,7 @@ std::size_t encode_request_in_place(const span_batch& batch, const resource_info
     put_varint(scope.size());
     std::memcpy(p, scope.data(), scope.size());
     p += scope.size();
-    return off;
+    return std::string_view(buf.data() + off, end - off);
 }
 
 void encode_request(const span_batch& batch, const resource_info& resource, std::string& out) {

@@ -31,6 +31,14 @@ constexpr auto json_escape_table = [] {
 } // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
+    bool plain = true;   // the common case: nothing to escape, one append
+    for (const char ch : s) plain &= !json_escape_table[static_cast<unsigned char>(ch)];
+    if (plain) {
+        out.push_back('"');
+        out.append(s);
+        out.push_back('"');
+        return;
+    }
     // Worst case 6 output bytes per input byte (\u00XX); written through a pointer, then trimmed.
     const std::size_t old = out.size();
     out.resize(old + 6 * s.size() + 2);

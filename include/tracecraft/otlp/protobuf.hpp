@@ -33,5 +33,8 @@ void encode_request(const span_batch& batch, const resource_info& resource, std:
 /// The same without a copy: replaces `buf`'s contents; the request is buf[offset, size()).
 /// (Reuse `buf` across batches to keep its capacity.)
 [[nodiscard]] std::size_t encode_request_in_place(const span_batch& batch, const resource_info& resource, std::string& buf);
+/// The fastest form for a buffer reused across batches: the request is the returned view into
+/// `buf`, whose size is left at its high-water mark (so growing it again never re-zeroes it).
+[[nodiscard]] std::string_view encode_request_into(const span_batch& batch, const resource_info& resource, std::string& buf);
 
 } // namespace tracecraft::otlp
