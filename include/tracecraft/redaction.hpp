@@ -58,6 +58,11 @@ struct redaction_match {
 namespace detail {
 struct redactor_impl;
 struct scan_scratch;
+/// A raw hit: [s, e) of rule `rule` (index in the compiled set), before confirmation.
+struct redaction_candidate {
+    std::size_t s, e;
+    std::uint32_t rule;
+};
 /// Test hook: when set, every scan fails as if Hyperscan had returned an error (to prove the
 /// pipeline fails closed). One relaxed load per 256 KiB window.
 void set_redaction_fault_injection(bool on) noexcept;
@@ -107,7 +112,7 @@ public:
         redaction_scratch* scratch_;
         std::size_t off_ = 0;
         bool done_ = false;
-        std::vector<std::uint64_t> raw_;   // packed candidates (start, end, rule)
+        std::vector<detail::redaction_candidate> raw_;   // hits of every window so far
     };
     static constexpr std::size_t window = 256 * 1024;
 
