@@ -170,7 +170,6 @@ span_scope::span_scope(std::string_view name, const span_options& options) { sta
 void span_scope::start(std::string_view name, span_kind kind, const span_options* o) {
     task_context* c = current_context();
     task_ = c;
-    copy_state(saved_, c->cur);
     c->unwound = nullptr;   // a new span: any earlier unwinding was caught
     if (c->suppressed) {
         task_ = nullptr;   // nothing to restore
@@ -179,6 +178,15 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     const current_span_state& p = c->cur;
     const bool explicit_parent = o && o->parent && o->parent->valid();
     const bool new_trace = o && o->new_trace;
+    if (!explicit_parent && !new_trace && p.mode == span_mode::non_recording) {
+        // unrecorded child (W2's hot path): only the depth changes, so only it is saved
+        depth_only_ = true;
+        saved_.depth = p.depth;
+        c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
+        copy_ctx(ctx_, p.ctx);
+        return;
+    }
+    copy_state(saved_, c->cur);
 
     trace_buffer* t = nullptr;
     span_record* root_rec = nullptr;   // a new trace's root record, created with its buffer
@@ -202,10 +210,6 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             copy_ctx(ctx_, p.ctx);
             return;
         }
-    } else if (!explicit_parent && !new_trace && p.mode == span_mode::non_recording) {
-        c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
-        copy_ctx(ctx_, p.ctx);
-        return;
     } else {
         // a new local trace: under an explicit/remote parent, or a fresh root
         root = true;
@@ -291,7 +295,10 @@ span_scope::~span_scope() {
     if (!c) return;
     span_record* r = rec_;
     if (!r) {
-        copy_state(c->cur, saved_);
+        if (depth_only_)
+            c->cur.depth = saved_.depth;
+        else
+            copy_state(c->cur, saved_);
         return;
     }
     r->end_ticks = now_ticks();

@@ -201,8 +201,9 @@ public:
 private:
     void start(std::string_view name, span_kind kind, const span_options* options);
     detail::task_context* task_ = nullptr;
-    detail::current_span_state saved_{};
+    detail::current_span_state saved_;   ///< written by start(): whole, or only depth (depth_only_)
     int uncaught_ = 0;
+    bool depth_only_ = false;            ///< unrecorded child: only the depth changed
 };
 
 /// Run-level fields (the seed's AgentRun) carried on the trace's root span.
