@@ -140,6 +140,26 @@ inline void set_ids(span_context& c, const trace_id& t, span_id s, std::uint8_t 
     c.remote = false;
 }
 
+/// std::uncaught_exceptions() without its cost: the libstdc++ call reaches the thread's
+/// exception globals through __tls_get_addr (~4 ns, twice per recorded span). Their address is
+/// fixed per thread, so it is cached here; the struct's first two members are fixed by the
+/// Itanium C++ ABI (2.2.2: caughtExceptions, then uncaughtExceptions).
+#if defined(__GLIBCXX__)
+struct eh_globals_prefix {
+    void* caught;
+    unsigned int uncaught;
+};
+__attribute__((tls_model("initial-exec"))) thread_local const eh_globals_prefix* t_eh_globals = nullptr;
+inline int uncaught_count() noexcept {
+    const eh_globals_prefix* g = t_eh_globals;
+    if (!g) [[unlikely]]
+        t_eh_globals = g = reinterpret_cast<const eh_globals_prefix*>(abi::__cxa_get_globals());
+    return static_cast<int>(g->uncaught);
+}
+#else
+inline int uncaught_count() noexcept { return std::uncaught_exceptions(); }
+#endif
+
 /// Field-wise span_context copy (see copy_state: no wide loads over narrow stores).
 inline void copy_ctx(span_context& d, const span_context& s) noexcept {
     d.trace.hi = s.trace.hi;
@@ -180,13 +200,12 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     const bool new_trace = o && o->new_trace;
     if (!explicit_parent && !new_trace && p.mode == span_mode::non_recording) {
         // unrecorded child (W2's hot path): only the depth changes, so only it is saved
-        depth_only_ = true;
+        restore_ = restore::depth;
         saved_.depth = p.depth;
         c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
         copy_ctx(ctx_, p.ctx);
         return;
     }
-    copy_state(saved_, c->cur);
 
     trace_buffer* t = nullptr;
     span_record* root_rec = nullptr;   // a new trace's root record, created with its buffer
@@ -200,6 +219,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         copy_ctx(parent, p.ctx);
         depth = static_cast<std::uint16_t>(p.depth + 1);
         if (depth > t->rt->cfg.max_step_depth) {
+            copy_state(saved_, c->cur);
             t->rt->stats.spans_depth_dropped.fetch_add(1, std::memory_order_relaxed);
             warn_once(g_warned_depth, "span nesting exceeds max_step_depth; deeper spans are not recorded "
                                       "(counted in runtime_stats::spans_depth_dropped)");
@@ -210,8 +230,13 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             copy_ctx(ctx_, p.ctx);
             return;
         }
+        restore_ = restore::child;
+        saved_.rec = p.rec;
+        saved_.ctx.span.value = p.ctx.span.value;
+        saved_.depth = p.depth;
     } else {
         // a new local trace: under an explicit/remote parent, or a fresh root
+        copy_state(saved_, c->cur);
         root = true;
         if (explicit_parent)
             parent = *o->parent;
@@ -247,7 +272,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     }
 
     span_record* r = root_rec ? root_rec : span_record::create();
-    uncaught_ = std::uncaught_exceptions();   // only recorded spans look at it (in the destructor)
+    uncaught_ = uncaught_count();   // only recorded spans look at it (in the destructor)
     r->trace = t;
     r->id = root ? root_sid : span_id::generate();
     r->parent = parent.span;
@@ -295,7 +320,7 @@ span_scope::~span_scope() {
     if (!c) return;
     span_record* r = rec_;
     if (!r) {
-        if (depth_only_)
+        if (restore_ == restore::depth)
             c->cur.depth = saved_.depth;
         else
             copy_state(c->cur, saved_);
@@ -303,7 +328,7 @@ span_scope::~span_scope() {
     }
     r->end_ticks = now_ticks();
     bool unwinding = false;
-    if (std::uncaught_exceptions() > uncaught_ && !(r->flags & span_flag_exception)) {
+    if (uncaught_count() > uncaught_ && !(r->flags & span_flag_exception)) {
         if (r->status != status_code::error) {   // an explicit error status says more: keep it
             r->status = status_code::error;
             r->status_message = r->copy("exception escaped the span scope");
@@ -318,7 +343,14 @@ span_scope::~span_scope() {
                   "on an executor without tracecraft context); use tracecraft::spawn / when_all");
     }
     r->flags |= span_flag_ended;
-    copy_state(c->cur, saved_);
+    if (restore_ == restore::child) {
+        current_span_state& cur = c->cur;
+        cur.rec = saved_.rec;
+        cur.ctx.span.value = saved_.ctx.span.value;
+        cur.depth = saved_.depth;
+    } else {
+        copy_state(c->cur, saved_);
+    }
     if (r->flags & span_flag_local_root) {
         c->unwound = nullptr;   // closing the root may complete (and free) the trace
     } else if (unwinding) {

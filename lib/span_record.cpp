@@ -60,20 +60,7 @@ void free_block(void* b) noexcept {
 }
 } // namespace
 
-span_record* span_record::create() {
-    void* block = alloc_block();
-    // default-initialisation (every member has an initialiser): GCC value-initialises a
-    // span_record() with `rep stos`, whose start-up cost was ~8 ns of every span
-    auto* r = new (block) span_record;
-    auto* first = reinterpret_cast<attr_chunk*>(r->first_attrs);
-    first->next = nullptr;
-    first->n = 0;
-    r->attrs.head = first;
-    r->attrs.tail = first;
-    r->cur = static_cast<char*>(block) + sizeof(span_record);
-    r->end = static_cast<char*>(block) + block_size;
-    return r;
-}
+void* span_record::alloc_block_() { return alloc_block(); }
 
 void span_record::destroy(span_record* r) noexcept {
     overflow_block* o = r->overflow;

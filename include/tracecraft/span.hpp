@@ -201,9 +201,11 @@ public:
 private:
     void start(std::string_view name, span_kind kind, const span_options* options);
     detail::task_context* task_ = nullptr;
-    detail::current_span_state saved_;   ///< written by start(): whole, or only depth (depth_only_)
+    detail::current_span_state saved_;   ///< written by start(): whole, or the fields restore_ names
     int uncaught_ = 0;
-    bool depth_only_ = false;            ///< unrecorded child: only the depth changed
+    /// What the destructor restores: everything, only the depth (an unrecorded child), or the
+    /// current record, span id and depth (a recorded child: trace, mode and flags are unchanged).
+    enum class restore : std::uint8_t { all, depth, child } restore_ = restore::all;
 };
 
 /// Run-level fields (the seed's AgentRun) carried on the trace's root span.
