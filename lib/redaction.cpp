@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <atomic>
 #include <map>
@@ -69,6 +70,7 @@ struct redactor_impl {
     std::vector<compiled_rule> rules;   ///< pattern rules, index = Hyperscan id
     hs_database_t* db = nullptr;
     hs_database_t* allow_db = nullptr;     ///< allowlist patterns, anchored: ^(?:p)$
+    std::size_t min_width = 0;             ///< shortest text any rule can match: shorter ones are not scanned
     hs_scratch_t* allow_scratch = nullptr; ///< guarded by allow_mutex (allowlist hits are rare)
     mutable std::mutex allow_mutex;
     std::string hmac_key;
@@ -461,6 +463,20 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
     }
     for (auto& r : im.rules)
         if (!r.extend.empty()) r.extend_table = detail::class_table(r.extend);
+    // Values shorter than every rule's minimum match width need no scan (method names,
+    // model ids, short tags: most strings of a typical span).
+    im.min_width = im.rules.empty() ? 0 : ~std::size_t{0};
+    for (const auto& r : im.rules) {
+        hs_expr_info_t* info = nullptr;
+        hs_compile_error_t* err = nullptr;
+        if (hs_expression_info(r.pattern.c_str(), r.som ? HS_FLAG_SOM_LEFTMOST : 0u, &info, &err) == HS_SUCCESS && info) {
+            im.min_width = std::min<std::size_t>(im.min_width, info->min_width);
+            std::free(info);   // allocated by Hyperscan's default allocator (malloc)
+        } else {
+            if (err) hs_free_compile_error(err);
+            im.min_width = 0;   // unknown: scan everything
+        }
+    }
     // Rules sharing a name share its replacement (replacement_for's lookup), resolved once here
     // so that redacting never searches or allocates per match.
     for (auto& r : im.rules)
@@ -536,7 +552,7 @@ std::string redactor::replacement_for(std::string_view matched, std::string_view
 bool redactor::session::step() {
     if (done_) return true;
     const auto& im = *r_->impl_;
-    if (!im.db || text_.empty()) {
+    if (!im.db || text_.size() < std::max<std::size_t>(im.min_width, 1)) {
         done_ = true;
         return true;
     }

@@ -422,7 +422,7 @@ asio::awaitable<void> redact_trace(core_ref c, trace_buffer* t) {
                     co_await asio::post(asio::use_awaitable);   // let other handlers run
                 }
                 since_yield += slot.get().size();
-                if (!session.finish(out).empty()) {
+                if (session.has_candidates() && !session.finish(out).empty()) {   // no hit: nothing to copy
                     slot.set(r->copy(out));
                     changed = true;
                 }

@@ -105,6 +105,9 @@ public:
         bool step();
         /// After the last step: builds `out` and returns the replaced matches.
         std::vector<redaction_match> finish(std::string& out);
+        /// After the last step: false when no rule hit the text at all, so finish() would find
+        /// no match and only copy the text (callers that keep the original can skip it).
+        [[nodiscard]] bool has_candidates() const noexcept { return !raw_.empty(); }
 
     private:
         const redactor* r_;
