@@ -105,35 +105,34 @@ asio::awaitable<void> resume_loop(std::int64_t n, bool* done) {
     *done = true;
 }
 
-/// Cost of one co_await asio::post round trip on a plain io_context executor...
-void BM_resumption_plain(benchmark::State& state) {
-    bench_env env;   // same io_context set-up as the traced case (its reactor is active)
-    auto& ioc = env.ioc;
-    auto guard = asio::make_work_guard(ioc);   // run_one must not find the context stopped
-    for (auto _ : state) {
-        bool done = false;
+/// 1000 co_await post round trips: on a plain io_context executor, or on tracecraft's
+/// context-carrying executor under a current span. Returns the elapsed nanoseconds.
+double resume_1000(asio::io_context& ioc, bool traced) {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool done = false;
+    if (traced) {
+        span_scope root("root", span_kind::agent);
+        tracecraft::spawn(ioc, resume_loop(1000, &done), asio::detached);
+        while (!done) ioc.run_one();
+    } else {
         asio::co_spawn(ioc, resume_loop(1000, &done), asio::detached);
         while (!done) ioc.run_one();
     }
-    guard.reset();
-    state.SetItemsProcessed(state.iterations() * 1000);
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
 }
-BENCHMARK(BM_resumption_plain);
 
-/// ...and on tracecraft's context-carrying executor with a current span: the difference per
-/// item is what the context slot adds per resumption.
-void BM_resumption_traced(benchmark::State& state) {
+/// Cost of one resumption, plain or traced; both on the same io_context set-up (the runtime's
+/// reactor is active in both). The difference per item is what the context slot adds.
+void BM_resumption(benchmark::State& state, bool traced) {
     bench_env env;
-    auto guard = asio::make_work_guard(env.ioc);
-    for (auto _ : state) {
-        span_scope root("root", span_kind::agent);
-        bool done = false;
-        tracecraft::spawn(env.ioc, resume_loop(1000, &done), asio::detached);
-        while (!done) env.ioc.run_one();
-    }
+    auto guard = asio::make_work_guard(env.ioc);   // run_one must not find the context stopped
+    for (auto _ : state) resume_1000(env.ioc, traced);
     guard.reset();
     state.SetItemsProcessed(state.iterations() * 1000);
 }
+void BM_resumption_plain(benchmark::State& state) { BM_resumption(state, false); }
+BENCHMARK(BM_resumption_plain);
+void BM_resumption_traced(benchmark::State& state) { BM_resumption(state, true); }
 BENCHMARK(BM_resumption_traced);
 
 /// The two above interleaved in one benchmark, 1000 resumptions of each per iteration on the
@@ -144,20 +143,8 @@ void BM_context_slot_paired(benchmark::State& state) {
     auto guard = asio::make_work_guard(env.ioc);
     double plain_ns = 0, traced_ns = 0;
     for (auto _ : state) {
-        bool done = false;
-        auto t0 = std::chrono::steady_clock::now();
-        asio::co_spawn(env.ioc, resume_loop(1000, &done), asio::detached);
-        while (!done) env.ioc.run_one();
-        auto t1 = std::chrono::steady_clock::now();
-        {
-            span_scope root("root", span_kind::agent);
-            done = false;
-            tracecraft::spawn(env.ioc, resume_loop(1000, &done), asio::detached);
-            while (!done) env.ioc.run_one();
-        }
-        auto t2 = std::chrono::steady_clock::now();
-        plain_ns += std::chrono::duration<double, std::nano>(t1 - t0).count();
-        traced_ns += std::chrono::duration<double, std::nano>(t2 - t1).count();
+        plain_ns += resume_1000(env.ioc, false);
+        traced_ns += resume_1000(env.ioc, true);
     }
     guard.reset();
     const auto n = static_cast<double>(state.iterations()) * 1000.0;

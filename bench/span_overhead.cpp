@@ -54,19 +54,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto rt = tracecraft::init(ioc, cfg);
-    const double cpu0 = w1::cpu_seconds();
     double loop_s = 0, bare_s = 0;
     if (mode == "baseline")
         tracecraft::spawn(ioc, w1::bare_loop(runs, &loop_s), asio::detached);
     else
         tracecraft::spawn(ioc, paired_loop(runs, 20'000, &loop_s, &bare_s), asio::detached);
-    const auto t0 = std::chrono::steady_clock::now();
-    ioc.run();
-    rt->shutdown();
-    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double cpu = w1::cpu_seconds() - cpu0;
+    const auto [total_s, cpu] = w1::run_to_shutdown(ioc, *rt);
     const auto st = rt->stats();
-    const double spans = static_cast<double>(runs) * 4.0;
+    const double spans = static_cast<double>(runs) * w1::spans_per_run;
     std::printf("{\"bench\":\"span_overhead\",\"mode\":\"%s\",\"runs\":%lld,\"spans\":%.0f,"
                 "\"ns_per_span\":%.1f,\"bare_ns_per_span\":%.1f,\"net_ns_per_span\":%.1f,"
                 "\"spans_per_s\":%.0f,\"loop_s\":%.4f,\"total_s\":%.4f,"

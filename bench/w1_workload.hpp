@@ -90,6 +90,20 @@ inline double cpu_seconds() {
            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/// Wall and CPU seconds of running `ioc` until the spawned work is done plus the runtime's
+/// shutdown (which delivers what is still queued).
+struct measured {
+    double wall_s = 0;
+    double cpu_s = 0;
+};
+inline measured run_to_shutdown(asio::io_context& ioc, tracecraft::runtime& rt) {
+    const double cpu0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    ioc.run();
+    rt.shutdown();
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), cpu_seconds() - cpu0};
+}
+
 inline long peak_rss_kib() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);

@@ -39,14 +39,9 @@ int main(int argc, char** argv) {
     o.protocol = encoding == "json" ? tracecraft::otlp_protocol::http_json : tracecraft::otlp_protocol::http_protobuf;
     auto exp = std::make_shared<tracecraft::otlp_http_exporter>(o);
     auto rt = tracecraft::init(ioc, w1::config(exp));
-    const double cpu0 = w1::cpu_seconds();
     double loop_s = 0;
     tracecraft::spawn(ioc, produce_then_drain(runs, &loop_s, rt.get(), mode == "backpressure"), asio::detached);
-    const auto t0 = std::chrono::steady_clock::now();
-    ioc.run();
-    rt->shutdown();
-    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double cpu = w1::cpu_seconds() - cpu0;
+    const auto [total_s, cpu] = w1::run_to_shutdown(ioc, *rt);
     const auto st = rt->stats();
     const auto hs = exp->get_stats();
     const double produced = static_cast<double>(runs) * w1::spans_per_run;

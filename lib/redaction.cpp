@@ -339,39 +339,40 @@ struct scan_context {
     const std::vector<compiled_rule>* rules;
 };
 
+/// Among the last few candidates (overlapping rules interleave their reports), one of rule `id`
+/// that `same` accepts, or nullptr.
+template <class Same>
+candidate* recent_candidate(std::vector<candidate>& v, unsigned id, Same same) {
+    const std::size_t n = v.size();
+    for (std::size_t k = n; k > 0 && k + 4 > n; --k)
+        if (v[k - 1].rule == id && same(v[k - 1])) return &v[k - 1];
+    return nullptr;
+}
+
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
     auto* c = static_cast<scan_context*>(ctx);
-    // without start-of-match the start is unknown: key the candidate by its end
-    if (!(*c->rules)[id].som) {
-        // Hyperscan reports every end offset of such a match (a 40-byte key gives ~30 calls).
-        // A run of consecutive ends of one rule is one token: keep only its last end, which
-        // every prefilter confirmer (email, token) resolves to the same [start, end) as any
-        // other end of the run. Looks back a few entries: overlapping rules interleave.
-        auto& v = *c->out;
-        const std::size_t n = v.size();
-        for (std::size_t k = n; k > 0 && k + 4 > n; --k) {
-            candidate& prev = v[k - 1];
-            if (prev.rule == id && prev.e + 1 == to) {
-                prev.s = prev.e = static_cast<std::size_t>(to);
-                return 0;
-            }
+    const compiled_rule& rule = (*c->rules)[id];
+    const auto end = static_cast<std::size_t>(to);
+    if (!rule.som) {
+        // Without start-of-match the start is unknown: the candidate is keyed by its end, and
+        // Hyperscan reports every end of the match. A run of consecutive ends of one rule is
+        // one token: keep its last end, which every prefilter confirmer (email, token)
+        // resolves to the same [start, end) as any other end of the run.
+        if (candidate* prev = recent_candidate(*c->out, id, [&](const candidate& p) { return p.e + 1 == end; })) {
+            prev->s = prev->e = end;
+            return 0;
         }
         from = to;
-    } else if (const post_kind k = (*c->rules)[id].post; k == post_kind::plain || k == post_kind::token_start) {
+    } else if (rule.post == post_kind::plain || rule.post == post_kind::token_start) {
         // With start-of-match, an open-ended repeat reports every longer end from one start;
         // these rules accept any end (confirm() looks only before the start), so the longest
         // end wins anyway: keep one candidate per (rule, start).
-        auto& v = *c->out;
-        const std::size_t n = v.size();
-        for (std::size_t k2 = n; k2 > 0 && k2 + 4 > n; --k2) {
-            candidate& prev = v[k2 - 1];
-            if (prev.rule == id && prev.s == from) {
-                if (to > prev.e) prev.e = static_cast<std::size_t>(to);
-                return 0;
-            }
+        if (candidate* prev = recent_candidate(*c->out, id, [&](const candidate& p) { return p.s == from; })) {
+            if (end > prev->e) prev->e = end;
+            return 0;
         }
     }
-    c->out->push_back(candidate{static_cast<std::size_t>(from), static_cast<std::size_t>(to), id});
+    c->out->push_back(candidate{static_cast<std::size_t>(from), end, id});
     return 0;
 }
 

@@ -41,21 +41,40 @@ std::uint32_t utf8_truncate_len(std::string_view s, std::uint32_t max) noexcept 
     return n;
 }
 
-void append_attr(span_record* r, attr_list& list, std::string_view key, const value_view& v, bool limited) {
-    if (limited && r->attrs.count >= r->max_attributes) {
+/// A string value cut to the span's max_attribute_value_length (never inside a UTF-8 sequence).
+inline std::string_view limit_value(const span_record* r, std::string_view s) noexcept {
+    if (r->max_value_length != 0 && s.size() > r->max_value_length) [[unlikely]]
+        s = s.substr(0, utf8_truncate_len(s, r->max_value_length));
+    return s;
+}
+
+/// A new attribute entry with its key, and `value_bytes` copied right after the key in the same
+/// bump allocation (at e->key.p + e->key.n); nullptr when a limited list is full (counted).
+inline attr_entry* new_attr(span_record* r, attr_list& list, std::string_view key, bool limited,
+                            std::string_view value_bytes) {
+    if (limited && r->attrs.count >= r->max_attributes) [[unlikely]] {
         ++r->dropped_attributes;
-        return;
+        return nullptr;
     }
     attr_entry* e = r->append(list);
-    e->key = r->copy(key);
+    auto* p = static_cast<char*>(r->alloc(key.size() + value_bytes.size(), 1));
+    copy_short(p, key.data(), key.size());
+    copy_short(p + key.size(), value_bytes.data(), value_bytes.size());
+    e->key.p = p;
+    e->key.n = static_cast<std::uint32_t>(key.size());
+    return e;
+}
+
+void append_attr(span_record* r, attr_list& list, std::string_view key, const value_view& v, bool limited) {
+    if (v.type() == value_type::string) {
+        const std::string_view s = limit_value(r, v.as_string());
+        if (attr_entry* e = new_attr(r, list, key, limited, s))
+            e->value.set_string(e->key.p + e->key.n, static_cast<std::uint32_t>(s.size()));
+        return;
+    }
+    attr_entry* e = new_attr(r, list, key, limited, {});
+    if (!e) return;
     switch (v.type()) {
-        case value_type::string: {
-            std::string_view s = v.as_string();
-            if (r->max_value_length != 0) s = s.substr(0, utf8_truncate_len(s, r->max_value_length));
-            const str_ref c = r->copy(s);
-            e->value.set_string(c.p, c.n);
-            break;
-        }
         case value_type::int64: e->value.set_int(v.as_int()); break;
         case value_type::float64: e->value.set_double(v.as_double()); break;
         case value_type::boolean: e->value.set_bool(v.as_bool()); break;
@@ -426,34 +445,12 @@ void span::set_attribute_impl(std::string_view key, const attribute_arg& value) 
     append_attr(rec_, rec_->attrs, key, value.view(), true);
 }
 void span::set_string_attribute_impl(std::string_view key, std::string_view value) {
-    span_record* r = rec_;
-    if (r->attrs.count >= r->max_attributes) [[unlikely]] {
-        ++r->dropped_attributes;
-        return;
-    }
-    if (r->max_value_length != 0 && value.size() > r->max_value_length) [[unlikely]]
-        value = value.substr(0, utf8_truncate_len(value, r->max_value_length));
-    attr_entry* e = r->append(r->attrs);
-    // key and value bytes in one bump allocation
-    auto* p = static_cast<char*>(r->alloc(key.size() + value.size(), 1));
-    copy_short(p, key.data(), key.size());
-    copy_short(p + key.size(), value.data(), value.size());
-    e->key.p = p;
-    e->key.n = static_cast<std::uint32_t>(key.size());
-    e->value.set_string(p + key.size(), static_cast<std::uint32_t>(value.size()));
+    value = limit_value(rec_, value);
+    if (attr_entry* e = new_attr(rec_, rec_->attrs, key, true, value))
+        e->value.set_string(e->key.p + e->key.n, static_cast<std::uint32_t>(value.size()));
 }
 void span::set_int_attribute_impl(std::string_view key, std::int64_t value) {
-    span_record* r = rec_;
-    if (r->attrs.count >= r->max_attributes) [[unlikely]] {
-        ++r->dropped_attributes;
-        return;
-    }
-    attr_entry* e = r->append(r->attrs);
-    auto* p = static_cast<char*>(r->alloc(key.size(), 1));
-    copy_short(p, key.data(), key.size());
-    e->key.p = p;
-    e->key.n = static_cast<std::uint32_t>(key.size());
-    e->value.set_int(value);
+    if (attr_entry* e = new_attr(rec_, rec_->attrs, key, true, {})) e->value.set_int(value);
 }
 span& span::set_attribute(std::string_view key, std::span<const std::string_view> values) {
     if (rec_) append_attr(rec_, rec_->attrs, key, copy_string_array(rec_, values), true);

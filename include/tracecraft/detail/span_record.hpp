@@ -106,38 +106,21 @@ enum span_flags : std::uint8_t {
 /// memcpy for the short strings of the hot path (keys, names, ~40-byte values), inlined as
 /// overlapping fixed-size moves: a libc memmove call per attribute string cost more than the copy.
 inline void copy_short(char* d, const char* s, std::size_t n) noexcept {
+    // d and s never overlap (like memcpy); each range is covered by two overlapping moves
     if (n > 64) {
         std::memcpy(d, s, n);
+    } else if (n > 32) {
+        std::memcpy(d, s, 32);
+        std::memcpy(d + n - 32, s + n - 32, 32);
     } else if (n >= 16) {
-        char a[16], b[16];
-        if (n > 32) {
-            char c[16], e[16];
-            std::memcpy(a, s, 16);
-            std::memcpy(c, s + 16, 16);
-            std::memcpy(e, s + n - 32, 16);
-            std::memcpy(b, s + n - 16, 16);
-            std::memcpy(d, a, 16);
-            std::memcpy(d + 16, c, 16);
-            std::memcpy(d + n - 32, e, 16);
-            std::memcpy(d + n - 16, b, 16);
-            return;
-        }
-        std::memcpy(a, s, 16);
-        std::memcpy(b, s + n - 16, 16);
-        std::memcpy(d, a, 16);
-        std::memcpy(d + n - 16, b, 16);
+        std::memcpy(d, s, 16);
+        std::memcpy(d + n - 16, s + n - 16, 16);
     } else if (n >= 8) {
-        std::uint64_t a, b;
-        std::memcpy(&a, s, 8);
-        std::memcpy(&b, s + n - 8, 8);
-        std::memcpy(d, &a, 8);
-        std::memcpy(d + n - 8, &b, 8);
+        std::memcpy(d, s, 8);
+        std::memcpy(d + n - 8, s + n - 8, 8);
     } else if (n >= 4) {
-        std::uint32_t a, b;
-        std::memcpy(&a, s, 4);
-        std::memcpy(&b, s + n - 4, 4);
-        std::memcpy(d, &a, 4);
-        std::memcpy(d + n - 4, &b, 4);
+        std::memcpy(d, s, 4);
+        std::memcpy(d + n - 4, s + n - 4, 4);
     } else {
         for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
     }

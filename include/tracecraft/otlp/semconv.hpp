@@ -13,7 +13,6 @@
 #pragma once
 
 #include <concepts>
-#include <functional>
 #include <memory>
 #include <type_traits>
 #include <string_view>
