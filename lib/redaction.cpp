@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <array>
 #include <atomic>
 #include <map>
@@ -60,6 +61,8 @@ struct scan_scratch {
     hs_scratch_t* s = nullptr;
     std::vector<candidate> part, confirmed;
     std::vector<candidate> taken;   ///< chosen matches, sorted by start
+    std::vector<std::size_t> crossing;     ///< batch: ends of matches that crossed a separator
+    std::vector<std::uint32_t> text_of;    ///< batch: text index of each candidate
     ~scan_scratch() {
         if (s) hs_free_scratch(s);
     }
@@ -71,6 +74,7 @@ struct redactor_impl {
     hs_database_t* db = nullptr;
     hs_database_t* allow_db = nullptr;     ///< allowlist patterns, anchored: ^(?:p)$
     std::size_t min_width = 0;             ///< shortest text any rule can match: shorter ones are not scanned
+    bool batchable = true;                 ///< no rule is anchored, so texts may be scanned joined (redactor::batch)
     hs_scratch_t* allow_scratch = nullptr; ///< guarded by allow_mutex (allowlist hits are rare)
     mutable std::mutex allow_mutex;
     std::string hmac_key;
@@ -337,7 +341,31 @@ bool confirm(post_kind k, std::string_view text, std::size_t& s, std::size_t& e)
 struct scan_context {
     std::vector<candidate>* out;
     const std::vector<compiled_rule>* rules;
+    const char* joined = nullptr;               ///< batch scans: texts joined by NUL separators
+    std::vector<std::size_t>* crossing = nullptr;   ///< batch scans: ends of matches across a separator
 };
+
+/// True if a pattern has an anchor outside a character class (`^`, `$`, `\A`, `\z`, `\Z`,
+/// `\G`): joined with other texts it would not match as it does alone.
+bool has_anchor(std::string_view p) {
+    bool in_class = false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const char c = p[i];
+        if (c == '\\') {
+            if (i + 1 < p.size() && !in_class && std::strchr("AzZG", p[i + 1])) return true;
+            ++i;
+        } else if (in_class) {
+            if (c == ']') in_class = false;
+        } else if (c == '[') {
+            in_class = true;
+            if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+            if (i + 1 < p.size() && p[i + 1] == ']') ++i;   // "[]...]" and "[^]...]": ']' is a member
+        } else if (c == '^' || c == '$') {
+            return true;
+        }
+    }
+    return false;
+}
 
 /// Among the last few candidates (overlapping rules interleave their reports), one of rule `id`
 /// that `same` accepts, or nullptr.
@@ -353,6 +381,16 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
     auto* c = static_cast<scan_context*>(ctx);
     const compiled_rule& rule = (*c->rules)[id];
     const auto end = static_cast<std::size_t>(to);
+    if (c->joined) [[unlikely]] {
+        // A match whose last byte is a separator belongs to no text. One that starts in an
+        // earlier text hides the start its own text alone would report for this end: that
+        // text is rescanned alone (redactor::batch::scan). Prefilter hits keep only their end.
+        if (c->joined[end - 1] == '\0') return 0;
+        if (rule.som && std::memchr(c->joined + from, 0, end - static_cast<std::size_t>(from))) {
+            c->crossing->push_back(end);
+            return 0;
+        }
+    }
     if (!rule.som) {
         // Without start-of-match the start is unknown: the candidate is keyed by its end, and
         // Hyperscan reports every end of the match. A run of consecutive ends of one rule is
@@ -387,6 +425,14 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 }
 
 std::atomic<bool> g_fault_injection{false};
+
+/// One Hyperscan call over [data, data + n) reporting to `ctx`; throws if the scan fails.
+void scan_block(const redactor_impl& im, scan_scratch& sc, const char* data, std::size_t n, scan_context& ctx) {
+    const hs_error_t rc = g_fault_injection.load(std::memory_order_relaxed)
+                              ? HS_SCRATCH_IN_USE
+                              : hs_scan(im.db, data, static_cast<unsigned>(n), 0, sc.s, on_match, &ctx);
+    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+}
 
 } // namespace
 
@@ -462,8 +508,10 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
             throw config_error(field, "Hyperscan cannot compile it with start-of-match reporting: " + what);
         }
     }
-    for (auto& r : im.rules)
+    for (auto& r : im.rules) {
         if (!r.extend.empty()) r.extend_table = detail::class_table(r.extend);
+        if (detail::has_anchor(r.pattern)) im.batchable = false;
+    }
     // Values shorter than every rule's minimum match width need no scan (method names,
     // model ids, short tags: most strings of a typical span).
     im.min_width = im.rules.empty() ? 0 : ~std::size_t{0};
@@ -567,11 +615,7 @@ bool redactor::session::step() {
     std::vector<detail::candidate>& part = single ? raw_ : scratch_->get()->part;
     if (!single) part.clear();
     detail::scan_context ctx{&part, &im.rules};
-    const hs_error_t rc = detail::g_fault_injection.load(std::memory_order_relaxed)
-                              ? HS_SCRATCH_IN_USE
-                              : hs_scan(im.db, text_.data() + off_, static_cast<unsigned>(len), 0, scratch_->get()->s,
-                                        detail::on_match, &ctx);
-    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+    detail::scan_block(im, *scratch_->get(), text_.data() + off_, len, ctx);
     if (!single) {
         for (const auto& c : part) {
             // a start-of-match candidate belongs to the window it starts in; prefilter hits
@@ -664,6 +708,89 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
     }
     out.append(text.substr(pos));
     return result;
+}
+
+// ---------------------------------------------------------------- batch
+
+bool redactor::batch::add(std::string_view text) {
+    const auto& im = *r_->impl_;
+    if (!im.batchable || text.size() > max_text || (!text.empty() && std::memchr(text.data(), 0, text.size())))
+        return false;
+    const auto i = static_cast<std::uint32_t>(texts_.size());
+    texts_.push_back(text);
+    at_.push_back(joined_.size());
+    if (im.db && text.size() >= std::max<std::size_t>(im.min_width, 1)) {   // shorter: nothing can match
+        joined_at_.push_back(joined_.size());
+        joined_text_.push_back(i);
+        joined_.append(text);
+        joined_.push_back('\0');
+    }
+    return true;
+}
+
+void redactor::batch::clear() noexcept {
+    texts_.clear();
+    at_.clear();
+    joined_.clear();
+    joined_at_.clear();
+    joined_text_.clear();
+    cand_.clear();
+    first_.clear();
+}
+
+void redactor::batch::scan() {
+    const auto& im = *r_->impl_;
+    const std::size_t n = texts_.size();
+    cand_.clear();
+    first_.assign(n + 1, 0);
+    if (joined_.empty()) return;
+    detail::scan_scratch& sc = *scratch_->get();
+    std::vector<detail::candidate>& all = sc.part;
+    all.clear();
+    sc.crossing.clear();
+    detail::scan_context ctx{&all, &im.rules, joined_.data(), &sc.crossing};
+    detail::scan_block(im, sc, joined_.data(), joined_.size(), ctx);
+    const auto joined_index = [&](std::size_t end) {   // the joined text holding byte end - 1
+        return static_cast<std::size_t>(std::upper_bound(joined_at_.begin(), joined_at_.end(), end - 1) - joined_at_.begin() - 1);
+    };
+    std::vector<std::uint32_t>& text_of = sc.text_of;
+    text_of.clear();
+    for (const auto& c : all) text_of.push_back(joined_text_[joined_index(c.e)]);
+    // texts where a match crossed in from the previous text: their hits are from a scan alone
+    const std::size_t joint = all.size();
+    for (std::size_t k = 0; k < sc.crossing.size(); ++k) {
+        const std::size_t j = joined_index(sc.crossing[k]);
+        if (k > 0 && joined_index(sc.crossing[k - 1]) == j) continue;
+        const std::uint32_t t = joined_text_[j];
+        for (std::size_t m = 0; m < joint; ++m)
+            if (text_of[m] == t) text_of[m] = ~std::uint32_t{0};   // superseded
+        const std::size_t before = all.size();
+        detail::scan_context alone{&all, &im.rules};
+        detail::scan_block(im, sc, joined_.data() + joined_at_[j], texts_[t].size(), alone);
+        for (std::size_t m = before; m < all.size(); ++m) {
+            all[m].s += joined_at_[j];
+            all[m].e += joined_at_[j];
+            text_of.push_back(t);
+        }
+    }
+    // group by text (counting sort), offsets relative to the text
+    for (std::size_t m = 0; m < all.size(); ++m)
+        if (text_of[m] != ~std::uint32_t{0}) ++first_[text_of[m] + 1];
+    for (std::size_t i = 0; i < n; ++i) first_[i + 1] += first_[i];
+    cand_.resize(first_[n]);
+    fill_.assign(first_.begin(), first_.end() - 1);
+    for (std::size_t m = 0; m < all.size(); ++m) {
+        const std::uint32_t t = text_of[m];
+        if (t == ~std::uint32_t{0}) continue;
+        cand_[fill_[t]++] = detail::candidate{all[m].s - at_[t], all[m].e - at_[t], all[m].rule};
+    }
+}
+
+std::vector<redaction_match> redactor::batch::finish(std::size_t i, std::string& out) {
+    session s(*r_, texts_[i], *scratch_);
+    s.done_ = true;
+    s.raw_.assign(cand_.begin() + first_[i], cand_.begin() + first_[i + 1]);
+    return s.finish(out);
 }
 
 std::vector<redaction_match> redactor::redact(std::string_view text, std::string& out, redaction_scratch& scratch) const {

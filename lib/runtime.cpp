@@ -207,6 +207,7 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
     if (cfg.redaction.enabled) {
         redact = std::make_unique<redactor>(cfg.redaction);   // compiled once; throws config_error
         scratch = std::make_unique<redaction_scratch>(redact->make_scratch());
+        redact_batch = std::make_unique<redactor::batch>(*redact, *scratch);
     }
     svc.add(this);
 }
@@ -360,60 +361,105 @@ void runtime_core::deliver(std::vector<trace_ref> take) {
 
 namespace {
 
-/// One string a span carries: a scalar attribute value or one element of a string array.
-struct string_slot {
-    attr_entry* entry;
-    std::int32_t index;        ///< -1: scalar
-    const char* section;       ///< "attributes", "inputs", "outputs", "events"
-    std::string_view get() const {
-        return index < 0 ? entry->value.as_string() : entry->value.as_string_array()[static_cast<std::size_t>(index)];
-    }
-    void set(str_ref s) const {
-        if (index < 0) {
-            entry->value.set_string(s.p, s.n);
-        } else {
-            auto* arr = const_cast<std::string_view*>(entry->value.as_string_array().data());
-            arr[index] = s.view();
-        }
-    }
-};
-
-void collect(attr_list& list, const char* section, std::vector<string_slot>& out) {
+void collect(span_record* r, attr_list& list, const char* section, std::vector<string_slot>& out) {
     for (attr_chunk* c = list.head; c; c = c->next)
         for (std::uint32_t i = 0; i < c->n; ++i) {
             attr_entry& e = c->e[i];
-            if (e.value.type() == value_type::string) out.push_back(string_slot{&e, -1, section});
+            if (e.value.type() == value_type::string) out.push_back(string_slot{r, &e, -1, section});
             if (e.value.type() == value_type::string_array)
                 for (std::uint32_t k = 0; k < e.value.array_size(); ++k)
-                    out.push_back(string_slot{&e, static_cast<std::int32_t>(k), section});
+                    out.push_back(string_slot{r, &e, static_cast<std::int32_t>(k), section});
         }
 }
 
-/// Redacts one trace on the strand, yielding to the io_context every `redactor::window`
-/// bytes scanned so that a huge value never starves the user's handlers. A span whose scan
-/// fails is fully masked (fail closed) and counted.
+/// Every string of span `r`: attributes, inputs, outputs, event attributes, status message.
+void collect_span(span_record* r, std::vector<string_slot>& out) {
+    collect(r, r->attrs, "attributes", out);
+    collect(r, r->inputs, "inputs", out);
+    collect(r, r->outputs, "outputs", out);
+    for (event_record* e = r->events_head; e; e = e->next) collect(r, e->attrs, "events", out);
+    if (r->status_message.n) out.push_back(string_slot{r, nullptr, -1, "status"});
+}
+
+/// A field-path rule's replacement for the slot's key, if any (only when such rules exist).
+std::optional<std::string> whole_value_rule(const redactor& red, const string_slot& slot, std::string& path) {
+    if (red.config().rules.empty() || !slot.entry) return std::nullopt;
+    path.assign(slot.section).append(".").append(slot.entry->key.view());
+    return red.field_replacement(path);
+}
+
+/// Masks every string of the spans in [first, last) of `slots` (a scan failed: fail closed).
+void mask_all(runtime_core& c, const std::vector<string_slot>& slots, std::size_t first, std::size_t last,
+              const std::string& failure) {
+    span_record* prev = nullptr;
+    str_ref masked{};
+    for (std::size_t i = first; i < last; ++i) {
+        if (slots[i].span != prev) {
+            prev = slots[i].span;
+            masked = prev->copy("[REDACTED]");
+            c.stats.redaction_failures.fetch_add(1, std::memory_order_relaxed);
+        }
+        slots[i].set(masked);
+    }
+    logger()->error("redaction failed, span(s) fully masked: {}", failure);
+}
+
+/// Redacts a trace whose values are all short (the common case) in one Hyperscan call over
+/// all of them (redactor::batch), without a coroutine. Returns false, having changed nothing,
+/// when a value cannot be batched or the values exceed one window: redact_trace does those.
+bool redact_trace_now(runtime_core& c, trace_buffer* t) {
+    const redactor& red = *c.redact;
+    std::vector<string_slot>& slots = c.redact_slots;
+    redactor::batch& batch = *c.redact_batch;
+    slots.clear();
+    batch.clear();
+    for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) collect_span(r, slots);
+    for (const string_slot& slot : slots)
+        if (!batch.add(slot.get()) || batch.bytes() > redactor::window) return false;
+    try {
+        batch.scan();
+    } catch (const std::exception& ex) {
+        mask_all(c, slots, 0, slots.size(), ex.what());
+        return true;
+    }
+    std::string out, path;
+    span_record* changed = nullptr;   // the last span counted as redacted (slots are grouped by span)
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        const string_slot& slot = slots[i];
+        bool hit = false;
+        if (auto whole = whole_value_rule(red, slot, path)) {
+            slot.set(slot.span->copy(*whole));
+            hit = true;
+        } else if (batch.has_candidates(i) && !batch.finish(i, out).empty()) {
+            slot.set(slot.span->copy(out));
+            hit = true;
+        }
+        if (hit && changed != slot.span) {
+            changed = slot.span;
+            c.stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    return true;
+}
+
+/// Redacts one trace on the strand value by value, yielding to the io_context every
+/// `redactor::window` bytes scanned so that a huge value never starves the user's handlers. A
+/// span whose scan fails is fully masked (fail closed) and counted.
 asio::awaitable<void> redact_trace(core_ref c, trace_buffer* t) {
     const redactor& red = *c->redact;
     std::vector<string_slot> slots;
     std::string out, path;
     std::size_t since_yield = 0;
-    const bool paths = !red.config().rules.empty();
     for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) {
         slots.clear();
-        collect(r->attrs, "attributes", slots);
-        collect(r->inputs, "inputs", slots);
-        collect(r->outputs, "outputs", slots);
-        for (event_record* e = r->events_head; e; e = e->next) collect(e->attrs, "events", slots);
+        collect_span(r, slots);
         bool changed = false, failed = false;
         std::string failure;
         for (const string_slot& slot : slots) {
-            if (paths) {
-                path.assign(slot.section).append(".").append(slot.entry->key.view());
-                if (auto whole = red.field_replacement(path)) {
-                    slot.set(r->copy(*whole));
-                    changed = true;
-                    continue;
-                }
+            if (auto whole = whole_value_rule(red, slot, path)) {
+                slot.set(r->copy(*whole));
+                changed = true;
+                continue;
             }
             try {
                 redactor::session session(red, slot.get(), *c->scratch);
@@ -436,26 +482,10 @@ asio::awaitable<void> redact_trace(core_ref c, trace_buffer* t) {
                 co_await asio::post(asio::use_awaitable);
             }
         }
-        if (!failed && r->status_message.n) {
-            try {
-                if (!red.redact(r->status_message.view(), out, *c->scratch).empty()) {
-                    r->status_message = r->copy(out);
-                    changed = true;
-                }
-            } catch (const std::exception& ex) {
-                failed = true;
-                failure = ex.what();
-            }
-        }
-        if (failed) {
-            const str_ref masked = r->copy("[REDACTED]");
-            for (const string_slot& slot : slots) slot.set(masked);
-            if (r->status_message.n) r->status_message = masked;
-            c->stats.redaction_failures.fetch_add(1, std::memory_order_relaxed);
-            logger()->error("redaction failed, span fully masked: {}", failure);
-        } else if (changed) {
+        if (failed)
+            mask_all(*c.get(), slots, 0, slots.size(), failure);
+        else if (changed)
             c->stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
-        }
     }
 }
 
@@ -464,6 +494,7 @@ asio::awaitable<void> process_loop(core_ref c) {
         std::vector<trace_ref> traces = std::move(c->to_process.front());
         c->to_process.pop_front();
         for (const auto& t : traces) {
+            if (redact_trace_now(*c.get(), t.get())) continue;
             auto op = redact_trace(core_ref(c), t.get());   // named local: GCC 12 co_await rule
             co_await std::move(op);
         }

@@ -51,6 +51,29 @@ struct inflight_batch;
 /// Cost of LLM spans and run totals on the root (lib/llm.cpp).
 void enrich_trace(trace_buffer* t, const price_table& prices) noexcept;
 
+/// One string a span carries, as redaction sees it: a scalar attribute value, one element of
+/// a string array, or (entry == nullptr) the span's status message.
+struct string_slot {
+    span_record* span;
+    attr_entry* entry;
+    std::int32_t index;        ///< -1: scalar
+    const char* section;       ///< "attributes", "inputs", "outputs", "events", "status"
+    std::string_view get() const {
+        if (!entry) return span->status_message.view();
+        return index < 0 ? entry->value.as_string() : entry->value.as_string_array()[static_cast<std::size_t>(index)];
+    }
+    void set(str_ref s) const {
+        if (!entry) {
+            span->status_message = s;
+        } else if (index < 0) {
+            entry->value.set_string(s.p, s.n);
+        } else {
+            auto* arr = const_cast<std::string_view*>(entry->value.as_string_array().data());
+            arr[index] = s.view();
+        }
+    }
+};
+
 struct runtime_core {
     explicit runtime_core(boost::asio::io_context& ioc, trace_config cfg);
     ~runtime_core();
@@ -79,6 +102,8 @@ struct runtime_core {
 
     std::unique_ptr<redactor> redact;             ///< null when redaction is disabled
     std::unique_ptr<redaction_scratch> scratch;   ///< strand-only
+    std::unique_ptr<redactor::batch> redact_batch;   ///< strand-only, reused for every trace
+    std::vector<string_slot> redact_slots;           ///< strand-only, reused for every trace
 
     // --- strand-only state ---
     std::unique_ptr<boost::asio::steady_timer> flush_timer;

@@ -191,6 +191,98 @@ BOOST_AUTO_TEST_CASE(planted_corpus_recall_and_clean_text_untouched) {
     BOOST_TEST(found == planted);   // recall 100 %
 }
 
+// A batch joins texts with NUL separators for one scan; each text must still get exactly what
+// redact() gives it alone, including when a match would run from one text into the next.
+BOOST_AUTO_TEST_CASE(a_batch_redacts_each_text_as_if_alone) {
+    const redactor& red = default_redactor();
+    auto scratch = red.make_scratch();
+    std::mt19937 rng(7);
+    const char* pieces[] = {"alice@example.com", "555-867-5309", "4242 4242 4242 4242", "078-05-1120", "10.1.2.3",
+                            "sk-abcdefghijklmnopqrstuvwx", "AKIAABCDEFGHIJKLMNOP", "Bearer eyJhbGciOi.eyJzdWIi.SflKxw",
+                            "api_key=abcdefgh12345678", "password: hunter2", "-----BEGIN RSA PRIVATE KEY-----",
+                            "the agent", " answered ", "1234", "-", "@", ".com", "ghp_", "sk-ant-", "Bearer "};
+    redactor::batch batch(red, scratch);
+    std::string expected, got;
+    std::size_t hits = 0;
+    for (int round = 0; round < 300; ++round) {
+        // one long text of random pieces, cut at random points: matches straddle the cuts
+        std::string whole;
+        while (whole.size() < 400) whole += pieces[rng() % std::size(pieces)];
+        std::vector<std::string> texts;
+        for (std::size_t at = 0; at < whole.size();) {
+            const std::size_t n = std::min<std::size_t>(whole.size() - at, 1 + rng() % 40);
+            texts.push_back(whole.substr(at, n));
+            at += n;
+        }
+        batch.clear();
+        for (const auto& t : texts) BOOST_TEST_REQUIRE(batch.add(t));
+        batch.scan();
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            red.redact(texts[i], expected, scratch);
+            if (batch.has_candidates(i)) {
+                const auto m = batch.finish(i, got);
+                hits += m.size();
+            } else {
+                got = texts[i];
+            }
+            BOOST_TEST_REQUIRE(got == expected, "text " << i << " '" << texts[i] << "': batch '" << got << "' alone '" << expected << "'");
+        }
+    }
+    BOOST_TEST(hits > 100u);   // the comparison covered real matches, not just clean text
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_refuses_what_it_cannot_join) {
+    auto scratch = default_redactor().make_scratch();
+    redactor::batch batch(default_redactor(), scratch);
+    BOOST_TEST(!batch.add(std::string_view("nul\0inside", 10)));
+    BOOST_TEST(!batch.add(std::string(redactor::batch::max_text + 1, 'a')));
+    BOOST_TEST(batch.add("mail bob@example.com"));
+    BOOST_TEST(batch.size() == 1u);
+
+    redaction_config anchored;
+    anchored.rules.push_back(redaction_rule{"whole_id", "^ID-[0-9]{4}$", {}, std::nullopt});
+    const redactor red(anchored);
+    auto s2 = red.make_scratch();
+    redactor::batch b2(red, s2);
+    BOOST_TEST(!b2.add("ID-1234"));                  // '^' would not match after a separator
+    BOOST_TEST(red.redact("ID-1234") == "[REDACTED]");   // alone it does
+
+    redaction_config in_class;
+    in_class.rules.push_back(redaction_rule{"not_anchored", "x[^a-z$]{4}y", {}, std::nullopt});
+    const redactor red3(in_class);
+    auto s3 = red3.make_scratch();
+    redactor::batch b3(red3, s3);
+    BOOST_TEST(b3.add("x1234y"));                    // '^' and '$' inside a class are no anchors
+    BOOST_TEST(b3.add("x12"));
+    BOOST_TEST(b3.add("3y"));                        // "x12\\03y" would match across the separator
+    b3.scan();
+    std::string out;
+    BOOST_TEST(b3.has_candidates(0));
+    b3.finish(0, out);
+    BOOST_TEST(out == "[REDACTED]");
+    BOOST_TEST(!b3.has_candidates(1));
+    BOOST_TEST(!b3.has_candidates(2));
+
+    // a match reaching back into the previous text hides the start this text alone reports:
+    // the text is rescanned alone
+    redaction_config dotted;
+    dotted.rules.push_back(redaction_rule{"a_to_b", "a[^z]{0,20}b", {}, std::nullopt});
+    const redactor red4(dotted);
+    auto s4 = red4.make_scratch();
+    redactor::batch b4(red4, s4);
+    BOOST_TEST(b4.add("qa"));
+    BOOST_TEST(b4.add("xxab"));
+    BOOST_TEST(b4.add("zz"));
+    b4.scan();
+    BOOST_TEST(!b4.has_candidates(0));
+    BOOST_TEST_REQUIRE(b4.has_candidates(1));
+    const auto m = b4.finish(1, out);
+    BOOST_TEST(out == "xx[REDACTED]");
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    BOOST_TEST(m[0].start == 2u);
+    BOOST_TEST(!b4.has_candidates(2));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(pipeline_redaction)

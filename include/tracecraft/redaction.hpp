@@ -97,6 +97,7 @@ public:
     std::vector<redaction_match> redact(std::string_view text, std::string& out, redaction_scratch& scratch) const;
     /// The same in steps: scans at most `window` bytes per call to step(); the pipeline
     /// co_awaits a post between steps so a huge value never starves other handlers.
+    class batch;
     class session {
     public:
         session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept
@@ -110,6 +111,7 @@ public:
         [[nodiscard]] bool has_candidates() const noexcept { return !raw_.empty(); }
 
     private:
+        friend class batch;
         const redactor* r_;
         std::string_view text_;
         redaction_scratch* scratch_;
@@ -118,6 +120,42 @@ public:
         std::vector<detail::redaction_candidate> raw_;   // hits of every window so far
     };
     static constexpr std::size_t window = 256 * 1024;
+
+    /// Many short texts scanned with one Hyperscan call. A span's values are a few dozen bytes
+    /// each, and for such a value the fixed cost of a scan call is most of the scan; a batch
+    /// joins the texts with NUL separators and scans them once. A match that would cross a
+    /// separator is discarded and its text rescanned alone, so each text gets exactly what
+    /// redact() gives it. Reusable: clear() keeps the buffers. Texts must outlive scan()/finish().
+    class batch {
+    public:
+        batch(const redactor& r, redaction_scratch& scratch) noexcept : r_(&r), scratch_(&scratch) {}
+        /// Adds `text` as the next index (0, 1, ...). Returns false, adding nothing, when the
+        /// text cannot join a batch: longer than max_text, containing a NUL byte, or the
+        /// redactor has an anchored rule (`^`, `$`, `\A`, `\z`) -- scan it with a session.
+        bool add(std::string_view text);
+        /// Scans every added text. Throws std::runtime_error if the scan fails.
+        void scan();
+        [[nodiscard]] std::size_t size() const noexcept { return texts_.size(); }
+        [[nodiscard]] std::size_t bytes() const noexcept { return joined_.size(); }
+        /// After scan(): false when no rule hit text i (finish would only copy it).
+        [[nodiscard]] bool has_candidates(std::size_t i) const noexcept { return first_[i] != first_[i + 1]; }
+        /// After scan(): redacts text i into `out`, as redact() would, and returns its matches.
+        std::vector<redaction_match> finish(std::size_t i, std::string& out);
+        void clear() noexcept;
+        static constexpr std::size_t max_text = 16 * 1024;
+
+    private:
+        const redactor* r_;
+        redaction_scratch* scratch_;
+        std::vector<std::string_view> texts_;
+        std::vector<std::size_t> at_;                     // offset of text i in joined_ (if joined)
+        std::string joined_;                              // the texts worth scanning, each followed by a NUL
+        std::vector<std::size_t> joined_at_;              // offsets of the joined texts, ascending
+        std::vector<std::uint32_t> joined_text_;          // their text indexes
+        std::vector<detail::redaction_candidate> cand_;   // by text, offsets relative to it
+        std::vector<std::uint32_t> first_;                // text i's candidates: [first_[i], first_[i+1])
+        std::vector<std::uint32_t> fill_;
+    };
 
     /// Convenience: redacted copy (uses an internal scratch; not for concurrent use).
     [[nodiscard]] std::string redact(std::string_view text) const;
