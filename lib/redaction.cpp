@@ -341,8 +341,9 @@ bool confirm(post_kind k, std::string_view text, std::size_t& s, std::size_t& e)
 struct scan_context {
     std::vector<candidate>* out;
     const std::vector<compiled_rule>* rules;
-    const char* joined = nullptr;               ///< batch scans: texts joined by NUL separators
-    std::vector<std::size_t>* crossing = nullptr;   ///< batch scans: ends of matches across a separator
+    const char* joined = nullptr;                      ///< batch scans: texts joined by NUL separators
+    const std::vector<std::size_t>* separators = nullptr;   ///< batch scans: their positions, ascending
+    std::vector<std::size_t>* crossing = nullptr;      ///< batch scans: ends of matches across a separator
 };
 
 /// True if a pattern has an anchor outside a character class (`^`, `$`, `\A`, `\z`, `\Z`,
@@ -385,7 +386,8 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
         // A match whose last byte is a separator belongs to no text. One that starts in an
         // earlier text hides the start its own text alone would report for this end: that
         // text is rescanned alone (redactor::batch::scan). Prefilter hits keep only their end.
-        if (c->joined[end - 1] == '\0') return 0;
+        if (c->joined[end - 1] == '\0' && std::binary_search(c->separators->begin(), c->separators->end(), end - 1))
+            return 0;
         if (rule.som && std::memchr(c->joined + from, 0, end - static_cast<std::size_t>(from))) {
             c->crossing->push_back(end);
             return 0;
@@ -714,8 +716,7 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
 
 bool redactor::batch::add(std::string_view text) {
     const auto& im = *r_->impl_;
-    if (!im.batchable || text.size() > max_text || (!text.empty() && std::memchr(text.data(), 0, text.size())))
-        return false;
+    if (!im.batchable || text.size() > max_text) return false;
     const auto i = static_cast<std::uint32_t>(texts_.size());
     texts_.push_back(text);
     at_.push_back(joined_.size());
@@ -723,6 +724,7 @@ bool redactor::batch::add(std::string_view text) {
         joined_at_.push_back(joined_.size());
         joined_text_.push_back(i);
         joined_.append(text);
+        separators_.push_back(joined_.size());
         joined_.push_back('\0');
     }
     return true;
@@ -734,6 +736,7 @@ void redactor::batch::clear() noexcept {
     joined_.clear();
     joined_at_.clear();
     joined_text_.clear();
+    separators_.clear();
     cand_.clear();
     first_.clear();
 }
@@ -748,7 +751,7 @@ void redactor::batch::scan() {
     std::vector<detail::candidate>& all = sc.part;
     all.clear();
     sc.crossing.clear();
-    detail::scan_context ctx{&all, &im.rules, joined_.data(), &sc.crossing};
+    detail::scan_context ctx{&all, &im.rules, joined_.data(), &separators_, &sc.crossing};
     detail::scan_block(im, sc, joined_.data(), joined_.size(), ctx);
     const auto joined_index = [&](std::size_t end) {   // the joined text holding byte end - 1
         return static_cast<std::size_t>(std::upper_bound(joined_at_.begin(), joined_at_.end(), end - 1) - joined_at_.begin() - 1);

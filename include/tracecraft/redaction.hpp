@@ -130,8 +130,9 @@ public:
     public:
         batch(const redactor& r, redaction_scratch& scratch) noexcept : r_(&r), scratch_(&scratch) {}
         /// Adds `text` as the next index (0, 1, ...). Returns false, adding nothing, when the
-        /// text cannot join a batch: longer than max_text, containing a NUL byte, or the
-        /// redactor has an anchored rule (`^`, `$`, `\A`, `\z`) -- scan it with a session.
+        /// text cannot join a batch: longer than max_text, or the redactor has an anchored rule
+        /// (`^`, `$`, `\A`, `\z`) -- scan it with a session. (A text's own NUL bytes are no
+        /// separators: a hit across one is rescanned alone, like a hit across a separator.)
         bool add(std::string_view text);
         /// Scans every added text. Throws std::runtime_error if the scan fails.
         void scan();
@@ -152,6 +153,7 @@ public:
         std::string joined_;                              // the texts worth scanning, each followed by a NUL
         std::vector<std::size_t> joined_at_;              // offsets of the joined texts, ascending
         std::vector<std::uint32_t> joined_text_;          // their text indexes
+        std::vector<std::size_t> separators_;             // positions of the separators in joined_
         std::vector<detail::redaction_candidate> cand_;   // by text, offsets relative to it
         std::vector<std::uint32_t> first_;                // text i's candidates: [first_[i], first_[i+1])
         std::vector<std::uint32_t> fill_;
