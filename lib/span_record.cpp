@@ -1,7 +1,9 @@
 // Span records, trace buffers, read views and batches.
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "runtime_core.hpp"
 #include "tracecraft/detail/clock.hpp"
@@ -16,24 +18,44 @@ namespace detail {
 // ---------------------------------------------------------------- span_record
 
 namespace {
-// Per-thread cache of span blocks: a finished trace's blocks are reused hot by the next spans
-// of the thread that frees them. glibc keeps only 7 chunks of a size in its tcache; an export
-// batch frees hundreds of blocks at once, and the rest went through the locked bins and their
-// consolidation (~4 us of every gateway request in W5 with 256 cached). So the cache holds
-// what a full pipeline holds in flight (the default queue of 2048 spans plus a batch and
-// overflow blocks): at most 4 MiB per thread, only ever what that thread freed. Disabled under
-// the sanitizers so use-after-free stays visible.
+// Span blocks are recycled, not returned to malloc: glibc keeps only 7 chunks of a size in its
+// tcache, and an export batch frees hundreds of 1 KiB blocks at once; the rest went through
+// the locked bins and their consolidation (~4 us of every gateway request in W5).
+//
+// Each thread keeps a cache of the blocks it freed, reused hot by its next spans. Blocks also
+// flow between threads -- recorded on the user's threads, freed after export on the strand's --
+// so a cache that grows past max_cached_blocks hands a bundle of 64 to a shared pool, and a
+// thread whose cache is empty takes a bundle from it: one mutex acquisition per 64 blocks,
+// never per span. At most 1 MiB per thread plus 4 MiB in the pool stay allocated; beyond
+// that, blocks go back to operator delete. Disabled under the sanitizers so use-after-free
+// stays visible.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr std::uint32_t max_cached_blocks = 0;
 #else
-constexpr std::uint32_t max_cached_blocks = 4096;
+constexpr std::uint32_t max_cached_blocks = 1024;
 #endif
+constexpr std::uint32_t bundle_blocks = 64;
+constexpr std::size_t max_pool_bundles = 64;
+
+void* next_of(void* b) noexcept { return *static_cast<void**>(b); }
+void set_next(void* b, void* next) noexcept { *static_cast<void**>(b) = next; }
+
+struct block_pool {
+    std::mutex m;
+    std::vector<void*> bundles;   ///< each a list of bundle_blocks blocks
+    block_pool() { bundles.reserve(max_pool_bundles); }   // push_back below never allocates
+};
+block_pool& pool() {
+    static auto* p = new block_pool;   // never destroyed: threads may return blocks during exit
+    return *p;
+}
+
 struct block_cache {
     void* head = nullptr;
     std::uint32_t n = 0;
     ~block_cache() {
         while (head) {
-            void* next = *static_cast<void**>(head);
+            void* next = next_of(head);
             ::operator delete(head);
             head = next;
         }
@@ -41,30 +63,83 @@ struct block_cache {
 };
 thread_local block_cache t_blocks;
 
-void* alloc_block() {
-    block_cache& c = t_blocks;
-    if (c.head) {
-        void* b = c.head;
-        c.head = *static_cast<void**>(b);
-        --c.n;
-        return b;
+[[gnu::noinline]] void* alloc_block_slow(block_cache& c) {
+    if (max_cached_blocks > 0) {
+        block_pool& p = pool();
+        std::unique_lock lk(p.m);
+        if (!p.bundles.empty()) {
+            void* bundle = p.bundles.back();
+            p.bundles.pop_back();
+            lk.unlock();
+            c.head = next_of(bundle);
+            c.n = bundle_blocks - 1;
+            return bundle;
+        }
     }
     return ::operator new(span_record::block_size);
 }
 
+[[gnu::noinline]] void free_block_slow(block_cache& c, void* b) noexcept {
+    if (max_cached_blocks == 0) {
+        ::operator delete(b);
+        return;
+    }
+    // detach a bundle of the most recently freed blocks (b and the cache's head)
+    set_next(b, c.head);
+    void* last = b;
+    for (std::uint32_t i = 1; i < bundle_blocks; ++i) last = next_of(last);
+    c.head = next_of(last);
+    c.n -= bundle_blocks - 1;
+    set_next(last, nullptr);
+    block_pool& p = pool();
+    {
+        std::lock_guard lk(p.m);
+        if (p.bundles.size() < max_pool_bundles) {
+            p.bundles.push_back(b);
+            return;
+        }
+    }
+    while (b) {
+        void* next = next_of(b);
+        ::operator delete(b);
+        b = next;
+    }
+}
+
+void* alloc_block() {
+    block_cache& c = t_blocks;
+    if (c.head) [[likely]] {
+        void* b = c.head;
+        c.head = next_of(b);
+        --c.n;
+        return b;
+    }
+    return alloc_block_slow(c);
+}
+
 void free_block(void* b) noexcept {
     block_cache& c = t_blocks;
-    if (c.n < max_cached_blocks) {
-        *static_cast<void**>(b) = c.head;
+    if (c.n < max_cached_blocks) [[likely]] {
+        set_next(b, c.head);
         c.head = b;
         ++c.n;
         return;
     }
-    ::operator delete(b);
+    free_block_slow(c, b);
 }
 } // namespace
 
 void* span_record::alloc_block_() { return alloc_block(); }
+
+span_block_stats_t span_block_stats() noexcept {
+    span_block_stats_t r;
+    r.cached = t_blocks.n;
+    r.max_cached = max_cached_blocks;
+    block_pool& p = pool();
+    std::lock_guard lk(p.m);
+    r.pooled = p.bundles.size() * bundle_blocks;
+    return r;
+}
 
 void span_record::destroy(span_record* r) noexcept {
     overflow_block* o = r->overflow;

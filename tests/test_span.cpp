@@ -264,4 +264,31 @@ BOOST_AUTO_TEST_CASE(no_runtime_means_not_recorded_but_ids_travel) {
     BOOST_TEST(current_traceparent().size() == 55u);
 }
 
+// Span blocks are recycled: a thread's cache keeps up to max_cached blocks, the rest go to a
+// shared pool in bundles, and spans recorded later take them back from there.
+BOOST_AUTO_TEST_CASE(span_blocks_are_recycled_through_the_thread_cache_and_the_pool) {
+    const auto record_trace = [](std::size_t* pooled_while_open) {
+        span_scope root("root");
+        for (int i = 0; i < 3000; ++i) span_scope child("child");
+        if (pooled_while_open) *pooled_while_open = detail::span_block_stats().pooled;
+    };
+    {
+        tc_test::traced_env env;
+        record_trace(nullptr);
+        BOOST_TEST(env.finish().size() == 3001u);
+    }
+    const auto after = detail::span_block_stats();
+    if (after.max_cached == 0) return;   // sanitizer builds: every block goes back to operator delete
+    BOOST_TEST(after.cached + 64 > after.max_cached);   // 3001 blocks freed: the cache is (nearly) full ...
+    BOOST_TEST(after.pooled >= 1024u);              // ... and the rest went to the pool
+    std::size_t pooled_while_open = 0;
+    {
+        tc_test::traced_env env;
+        record_trace(&pooled_while_open);
+        BOOST_TEST(env.finish().size() == 3001u);
+    }
+    BOOST_TEST(pooled_while_open < after.pooled);   // the second trace's spans took bundles back
+    BOOST_TEST(pooled_while_open % 64 == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
