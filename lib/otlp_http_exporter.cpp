@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -381,7 +382,16 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
         otlp::encode_request_json(batch, st->resource, buf);
         body = buf;
     } else {
-        body = otlp::encode_request_into(batch, st->resource, buf);
+        // In slices of ~64 spans (~30 us each), with the io_context's other handlers run
+        // between them: a 512-span batch encoded in one go held a single-threaded server's
+        // requests for ~300 us (W5's p99).
+        constexpr std::size_t slice_spans = 64;
+        std::size_t end = 0;
+        for (std::size_t next = 0; next < batch.trace_count();) {
+            if (next > 0) co_await asio::post(asio::use_awaitable);
+            next = otlp::encode_request_part(batch, next, slice_spans, st->resource, buf, end);
+        }
+        body = std::string_view(buf.data(), end);
     }
     std::string compressed;
     if (st->opt.gzip) {

@@ -279,19 +279,22 @@ std::size_t encode_request_in_place(const span_batch& batch, const resource_info
     return off;
 }
 
-std::string_view encode_request_into(const span_batch& batch, const resource_info& resource, std::string& buf) {
+namespace {
+/// The request for traces [first, last) of `batch`, written into buf from offset `at` on
+/// (buf[0, at) is kept); returns its view. buf keeps its high-water size.
+std::string_view encode_range(const span_batch& batch, std::size_t first, std::size_t last, const resource_info& resource,
+                              std::string& buf, std::size_t at) {
     std::string res, scope;
     encode_prefix(resource, res, scope);
     // Head room for: rs tag+len, resource tag+len+body, ss tag+len, scope tag+len+body.
-    const std::size_t head = 4 * 11 + res.size() + scope.size();
+    const std::size_t head = at + 4 * 11 + res.size() + scope.size();
     writer w(buf, head);
-    batch.for_each_trace([&](const trace_view& t) {
-        t.for_each_span([&](const span_view& s) {
+    for (std::size_t i = first; i < last; ++i)
+        batch.trace(i).for_each_span([&](const span_view& s) {
             const std::size_t slot = w.open(2);   // ScopeSpans.spans = 2
-            put_span(w, s, t.tracestate(), resource.conventions);
+            put_span(w, s, batch.trace(i).tracestate(), resource.conventions);
             w.close(slot);
         });
-    });
     const std::size_t spans = w.size() - head;
     const std::size_t end = w.size();   // buf keeps its size (high-water mark) beyond `end`
     // ScopeSpans { scope = 1; spans = 2... }, ResourceSpans { resource = 1; scope_spans = 2; }
@@ -322,6 +325,29 @@ std::string_view encode_request_into(const span_batch& batch, const resource_inf
     std::memcpy(p, scope.data(), scope.size());
     p += scope.size();
     return std::string_view(buf.data() + off, end - off);
+}
+} // namespace
+
+std::string_view encode_request_into(const span_batch& batch, const resource_info& resource, std::string& buf) {
+    return encode_range(batch, 0, batch.trace_count(), resource, buf, 0);
+}
+
+std::size_t encode_request_part(const span_batch& batch, std::size_t first_trace, std::size_t max_spans,
+                                const resource_info& resource, std::string& buf, std::size_t& end) {
+    std::size_t last = first_trace, spans = 0;
+    while (last < batch.trace_count()) {
+        const std::size_t n = batch.trace(last).span_count();
+        if (last > first_trace && spans + n > max_spans) break;
+        spans += n;
+        ++last;
+    }
+    if (last == first_trace) return last;
+    const std::string_view part = encode_range(batch, first_trace, last, resource, buf, end);
+    // close the unused head room, so that the parts form one request: a protobuf message's
+    // repeated fields concatenate, and each part is one more ResourceSpans
+    std::memmove(buf.data() + end, part.data(), part.size());
+    end += part.size();
+    return last;
 }
 
 void encode_request(const span_batch& batch, const resource_info& resource, std::string& out) {

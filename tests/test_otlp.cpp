@@ -95,6 +95,51 @@ BOOST_AUTO_TEST_CASE(encoded_request_decodes_field_by_field) {
     BOOST_TEST(has(d, "3: 2"));
 }
 
+// The exporter encodes a batch in slices (yielding between them): the concatenated parts must
+// decode as one request holding every span, one ResourceSpans per part.
+BOOST_AUTO_TEST_CASE(a_batch_encoded_in_parts_is_one_request) {
+    struct parts_exporter final : exporter {
+        std::string body;
+        std::size_t parts = 0;
+        std::string_view name() const noexcept override { return "parts"; }
+        boost::asio::awaitable<export_result> export_batch(span_batch b) override {
+            otlp::resource_info res;
+            res.attributes = {{"service.name", std::string("otlp-parts")}};
+            std::string buf(7, 'x');   // something before the request: parts start at `end`
+            std::size_t end = 7;
+            for (std::size_t next = 0; next < b.trace_count(); ++parts) next = otlp::encode_request_part(b, next, 4, res, buf, end);
+            BOOST_TEST(buf.compare(0, 7, "xxxxxxx") == 0);
+            body.assign(buf, 7, end - 7);
+            co_return export_result::ok();
+        }
+    };
+    auto enc = std::make_shared<parts_exporter>();
+    trace_config cfg;
+    cfg.exporters = {enc};
+    cfg.redaction.enabled = false;
+    boost::asio::io_context ioc;
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    auto ex = make_executor(ioc, rt.get());
+    for (int t = 0; t < 5; ++t)
+        boost::asio::co_spawn(ex, [t]() -> boost::asio::awaitable<void> {
+            span_scope agent("agent_" + std::to_string(t), span_kind::agent);
+            { span_scope a("tool_a_" + std::to_string(t), span_kind::tool); }
+            { span_scope b("tool_b_" + std::to_string(t), span_kind::tool); }
+            co_return;
+        }, boost::asio::detached);
+    ioc.run();
+    rt->shutdown();
+    BOOST_TEST(enc->parts == 5u);   // 3 spans a trace, at most 4 a part: a trace a part
+    const std::string d = decode_raw(enc->body);
+    BOOST_TEST_REQUIRE(!has(d, "Failed"), d);
+    std::size_t resources = 0;
+    for (std::size_t p = d.find("\"otlp-parts\""); p != std::string::npos; p = d.find("\"otlp-parts\"", p + 1)) ++resources;
+    BOOST_TEST(resources == 5u);
+    for (int t = 0; t < 5; ++t)
+        for (const char* n : {"agent_", "tool_a_", "tool_b_"})
+            BOOST_TEST(has(d, "5: \"" + std::string(n) + std::to_string(t) + "\""), n << t);
+}
+
 BOOST_AUTO_TEST_CASE(ids_are_big_endian_bytes_and_remote_parent_flags) {
     auto enc = std::make_shared<encoding_exporter>();
     trace_config cfg;
