@@ -44,20 +44,24 @@ for i in $(seq "$runs"); do
   record "$(./build/bench/redaction_throughput 32)"
 done
 
-echo "== W5: gateway + mock LLM, wrk (1 thread, 8 connections, 5 s), tracing off / on (OTLP to the sink)"
+echo "== W5: gateway + mock LLM, wrk (1 thread, 8 connections, 5 s), tracing off / on / on with the pipeline on its own thread"
 port_gw=18080; port_mock=19000
 for delay in 0 20; do
   ./build/examples/mock_llm --port $port_mock --delay-ms $delay --chunks 4 > /dev/null & pids+=($!)
   sleep 0.3
   for i in $(seq "$runs"); do
-    for tracing in off on; do
+    for tracing in off on thread; do   # interleaved, so each round's three runs see the same host
       flags=(--port $port_gw --upstream 127.0.0.1:$port_mock --quiet)
-      if [ $tracing = off ]; then flags+=(--no-tracing); else flags+=(--otlp http://127.0.0.1:14318/v1/traces); fi
+      case $tracing in
+        off) flags+=(--no-tracing) ;;
+        on) flags+=(--otlp http://127.0.0.1:14318/v1/traces) ;;
+        thread) flags+=(--otlp http://127.0.0.1:14318/v1/traces --pipeline-thread) ;;
+      esac
       ./build/examples/llm_gateway "${flags[@]}" > /dev/null & gw=$!
       for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port_gw/" && break; sleep 0.1; done
       line=$(wrk -t1 -c8 -d5s -s bench/w5_post.lua "http://127.0.0.1:$port_gw/v1/chat/completions" | tail -1)
       kill -INT $gw; wait $gw 2> /dev/null || true
-      record "{\"bench\":\"w5_gateway\",\"delay_ms\":$delay,\"tracing\":\"$tracing\",${line#\{}"
+      record "{\"bench\":\"w5_gateway\",\"delay_ms\":$delay,\"tracing\":\"$tracing\",\"round\":$i,${line#\{}"
     done
   done
   kill "${pids[-1]}"; wait "${pids[-1]}" 2> /dev/null || true; unset 'pids[-1]'

@@ -3,6 +3,7 @@
 //   ./build/examples/llm_gateway                 # gateway on :8080 + in-process mock LLM, console traces
 //   ./build/examples/llm_gateway --demo 6        # ... then sends 6 requests (half streamed) and exits
 //   ./build/examples/llm_gateway --upstream 127.0.0.1:9000 --threads 2 --otlp http://127.0.0.1:4318/v1/traces
+//   ./build/examples/llm_gateway --pipeline-thread ...   # tracing pipeline on its own io_context + thread
 //
 //   curl -s localhost:8080/v1/chat/completions -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How long does shipping take?"}]}'
 //   curl -sN localhost:8080/v1/chat/completions -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
@@ -36,12 +37,13 @@ struct cli {
     std::string otlp, jsonl;
     bool quiet = false;
     bool tracing = true;
+    bool pipeline_thread = false;
 };
 
 [[noreturn]] void usage(const std::string& error) {
     std::cerr << "llm_gateway: " << error << "\n"
               << "usage: llm_gateway [--port N] [--threads N] [--upstream HOST:PORT] [--mock-delay-ms N]\n"
-              << "                   [--demo N] [--otlp URL] [--jsonl FILE] [--quiet] [--no-tracing]\n";
+              << "                   [--demo N] [--otlp URL] [--jsonl FILE] [--quiet] [--no-tracing] [--pipeline-thread]\n";
     std::exit(2);
 }
 
@@ -66,6 +68,7 @@ cli parse(int argc, char** argv) {
         else if (a == "--jsonl" && v) c.jsonl = v, ++i;
         else if (a == "--quiet") c.quiet = true;
         else if (a == "--no-tracing") c.tracing = false;
+        else if (a == "--pipeline-thread") c.pipeline_thread = true;
         else usage("unknown or incomplete option '" + a + "'");
     }
     return c;
@@ -92,6 +95,12 @@ asio::awaitable<void> run_demo(asio::any_io_executor ex, unsigned short port, in
 int main(int argc, char** argv) {
     const cli opt = parse(argc, argv);
     asio::io_context ioc(opt.threads);
+    // --pipeline-thread: the tracing pipeline (redaction, encoding, export) runs on an
+    // io_context of its own, on a thread of this program's, so that it never takes turns with
+    // the request handlers; spans are still recorded on the request threads.
+    asio::io_context pipeline_ioc(1);
+    auto pipeline_work = asio::make_work_guard(pipeline_ioc);
+    std::thread pipeline;
     std::shared_ptr<tracecraft::runtime> rt;
     if (opt.tracing) {
         tracecraft::trace_config cfg;
@@ -109,7 +118,8 @@ int main(int argc, char** argv) {
             cfg.exporters.push_back(std::make_shared<tracecraft::jsonl_exporter>(j));
         }
         if (cfg.exporters.empty()) cfg.exporters.push_back(std::make_shared<tracecraft::null_exporter>());
-        rt = tracecraft::init(ioc, cfg);
+        rt = tracecraft::init(opt.pipeline_thread ? pipeline_ioc : ioc, cfg);
+        if (opt.pipeline_thread) pipeline = std::thread([&pipeline_ioc] { pipeline_ioc.run(); });
     }
 
     std::optional<llm_gateway::mock_llm> mock;
@@ -129,7 +139,8 @@ int main(int argc, char** argv) {
     llm_gateway::gateway gw(ioc.get_executor(), g);
     std::cout << "llm_gateway listening on 127.0.0.1:" << gw.port() << " (upstream "
               << (mock ? "in-process mock on port " + std::to_string(g.upstream_port) : opt.upstream) << ", " << opt.threads
-              << " thread(s), tracing " << (opt.tracing ? "on" : "off") << ")" << std::endl;
+              << " thread(s), tracing " << (opt.tracing ? (opt.pipeline_thread ? "on, pipeline on its own thread" : "on") : "off")
+              << ")" << std::endl;
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -149,6 +160,8 @@ int main(int argc, char** argv) {
         std::cout << "traces kept " << s.traces_kept << ", spans exported " << s.spans_exported << ", dropped "
                   << s.spans_queue_dropped << "\n";
     }
+    pipeline_work.reset();
+    if (pipeline.joinable()) pipeline.join();
     const auto gs = gw.stats();
     std::cout << "gateway: " << gs.requests << " requests, " << gs.errors << " errors, " << gs.upstream_connects
               << " upstream connections\n";
