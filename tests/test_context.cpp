@@ -183,4 +183,34 @@ BOOST_AUTO_TEST_CASE(interleaving_four_threads) { run_interleaving(4, placement:
 BOOST_AUTO_TEST_CASE(interleaving_strands_four_threads) { run_interleaving(4, placement::strands); }
 BOOST_AUTO_TEST_CASE(interleaving_strands_one_thread) { run_interleaving(1, placement::strands); }
 
+// The pipeline on an io_context of its own, run by its own thread, while two threads run the
+// traced tasks: traces cross threads on the way out (and span blocks on the way back).
+BOOST_AUTO_TEST_CASE(pipeline_on_its_own_io_context_and_thread) {
+    constexpr int tasks = 200, steps = 8;
+    g_mismatch = 0;
+    g_checks = 0;
+    asio::io_context app, pipeline;
+    auto mem = std::make_shared<memory_exporter>();
+    trace_config cfg;
+    cfg.max_queue_spans = 1 << 20;
+    cfg.flush_interval = std::chrono::milliseconds(10);
+    cfg.exporters.push_back(mem);
+    auto rt = init(pipeline, cfg);
+    auto work = asio::make_work_guard(pipeline);
+    std::thread pipeline_thread([&pipeline] { pipeline.run(); });
+    for (int i = 0; i < tasks; ++i) spawn(app, task(i, steps), asio::detached);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 2; ++t) pool.emplace_back([&app] { app.run(); });
+    for (auto& t : pool) t.join();
+    rt->shutdown();
+    work.reset();
+    pipeline_thread.join();
+    BOOST_TEST(g_mismatch == 0);
+    const auto spans = mem->take();
+    verify_tree(spans, tasks, steps);
+    BOOST_TEST(rt->stats().spans_queue_dropped == 0u);
+    BOOST_TEST(rt->stats().spans_exported == spans.size());
+    reset_default_runtime();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -49,6 +49,7 @@ for ex in agent_demo redaction_demo export_stages distributed_trace; do
   ./build/examples/$ex > /dev/null
 done
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet > /dev/null
+./build/examples/llm_gateway --port 0 --demo 4 --quiet --pipeline-thread > /dev/null
 echo "== cmake --install + find_package(tracecraft) from a separate project"
 rm -rf build/install build/consumer
 cmake --install build --prefix build/install > /dev/null
