@@ -388,12 +388,11 @@ std::optional<std::string> whole_value_rule(const redactor& red, const string_sl
     return red.field_replacement(path);
 }
 
-/// Masks every string of the spans in [first, last) of `slots` (a scan failed: fail closed).
-void mask_all(runtime_core& c, const std::vector<string_slot>& slots, std::size_t first, std::size_t last,
-              const std::string& failure) {
+/// Masks every string in `slots` (a scan failed: fail closed), counting each span once.
+void mask_all(runtime_core& c, const std::vector<string_slot>& slots, const std::string& failure) {
     span_record* prev = nullptr;
     str_ref masked{};
-    for (std::size_t i = first; i < last; ++i) {
+    for (std::size_t i = 0; i < slots.size(); ++i) {
         if (slots[i].span != prev) {
             prev = slots[i].span;
             masked = prev->copy("[REDACTED]");
@@ -419,7 +418,7 @@ bool redact_trace_now(runtime_core& c, trace_buffer* t) {
     try {
         batch.scan();
     } catch (const std::exception& ex) {
-        mask_all(c, slots, 0, slots.size(), ex.what());
+        mask_all(c, slots, ex.what());
         return true;
     }
     std::string out, path;
@@ -483,7 +482,7 @@ asio::awaitable<void> redact_trace(core_ref c, trace_buffer* t) {
             }
         }
         if (failed)
-            mask_all(*c.get(), slots, 0, slots.size(), failure);
+            mask_all(*c.get(), slots, failure);
         else if (changed)
             c->stats.spans_redacted.fetch_add(1, std::memory_order_relaxed);
     }

@@ -116,19 +116,15 @@ BOOST_AUTO_TEST_CASE(a_batch_encoded_in_parts_is_one_request) {
     auto enc = std::make_shared<parts_exporter>();
     trace_config cfg;
     cfg.exporters = {enc};
-    cfg.redaction.enabled = false;
     boost::asio::io_context ioc;
-    auto rt = std::make_shared<runtime>(ioc, cfg);
-    auto ex = make_executor(ioc, rt.get());
-    for (int t = 0; t < 5; ++t)
-        boost::asio::co_spawn(ex, [t]() -> boost::asio::awaitable<void> {
-            span_scope agent("agent_" + std::to_string(t), span_kind::agent);
-            { span_scope a("tool_a_" + std::to_string(t), span_kind::tool); }
-            { span_scope b("tool_b_" + std::to_string(t), span_kind::tool); }
-            co_return;
-        }, boost::asio::detached);
-    ioc.run();
+    auto rt = tracecraft::init(ioc, cfg);
+    for (int t = 0; t < 5; ++t) {
+        span_scope agent("agent_" + std::to_string(t), span_kind::agent);
+        { span_scope a("tool_a_" + std::to_string(t), span_kind::tool); }
+        { span_scope b("tool_b_" + std::to_string(t), span_kind::tool); }
+    }
     rt->shutdown();
+    tracecraft::reset_default_runtime();
     BOOST_TEST(enc->parts == 5u);   // 3 spans a trace, at most 4 a part: a trace a part
     const std::string d = decode_raw(enc->body);
     BOOST_TEST_REQUIRE(!has(d, "Failed"), d);
