@@ -1,7 +1,9 @@
 // Identifiers, kinds, attribute helpers.
 #include "tracecraft/ids.hpp"
 
+#include <bit>
 #include <chrono>
+#include <cstring>
 #include <random>
 #include <sstream>
 
@@ -21,10 +23,10 @@ void write_u64_hex(std::uint64_t v, char* out) noexcept {
 }
 
 void write_u64_be(std::uint64_t v, unsigned char* out) noexcept {
-    for (int i = 7; i >= 0; --i) {
-        out[i] = static_cast<unsigned char>(v & 0xFF);
-        v >>= 8;
-    }
+    // one byte swap and one store (GCC 12 does not fold the byte loop: ~90 instructions per id,
+    // three ids per exported span)
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+    std::memcpy(out, &v, 8);
 }
 
 int hex_value(char c) noexcept {

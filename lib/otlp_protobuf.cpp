@@ -40,6 +40,11 @@ public:
     }
     std::size_t size() const noexcept { return len_; }
     char* at(std::size_t pos) noexcept { return s_.data() + pos; }
+    /// Raw write position, for writers that keep it in a local (stores through char* would
+    /// otherwise make the compiler reload the string's pointer and length after every byte);
+    /// `ensure` the bytes first, then hand the end back with `advance_to`.
+    char* cursor() noexcept { return s_.data() + len_; }
+    void advance_to(const char* p) noexcept { len_ = static_cast<std::size_t>(p - s_.data()); }
     void finish() { s_.resize(len_); }
 
     void raw_varint(std::uint64_t v) noexcept {
@@ -180,8 +185,28 @@ void put_any(writer& w, const value_view& v, std::size_t array_body) {
     });
 }
 
+char* put_varint_at(char* p, std::uint64_t v) noexcept {
+    while (v >= 0x80) {
+        *p++ = static_cast<char>((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+    return p;
+}
+
+char* put_fixed64_at(char* p, std::uint64_t v) noexcept {   // little endian
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return p;
+}
+
+char* put_bytes_at(char* p, std::string_view s) noexcept {
+    p = put_varint_at(p, s.size());
+    detail::copy_short(p, s.data(), s.size());
+    return p + s.size();
+}
+
 // KeyValue { string key = 1; AnyValue value = 2; } — sized exactly, written in place.
-void put_key_value(writer& w, unsigned field, std::string_view key, const value_view& v) {
+void put_array_key_value(writer& w, unsigned field, std::string_view key, const value_view& v) {
     std::size_t array_body = 0;
     const std::size_t any = any_size(v, &array_body);
     const std::size_t key_part = key.empty() ? 0 : 1 + varint_size(key.size()) + key.size();
@@ -199,6 +224,66 @@ void put_key_value(writer& w, unsigned field, std::string_view key, const value_
     put_any(w, v, array_body);
 }
 
+/// The common case (a scalar value): sizes computed once, one capacity check, and the bytes
+/// written through a local pointer. Same bytes as put_array_key_value's general path.
+void put_key_value(writer& w, unsigned field, std::string_view key, const value_view& v) {
+    const value_type t = v.type();
+    if (is_array(t)) return put_array_key_value(w, field, key, v);
+    std::string_view str;
+    std::uint64_t u = 0;
+    std::size_t any = 0;   // AnyValue body
+    switch (t) {
+        case value_type::string:
+            str = v.as_string();
+            any = 1 + varint_size(str.size()) + str.size();
+            break;
+        case value_type::boolean: any = 2; break;
+        case value_type::int64:
+            u = static_cast<std::uint64_t>(v.as_int());
+            any = 1 + varint_size(u);
+            break;
+        case value_type::float64: {
+            const double d = v.as_double();
+            std::memcpy(&u, &d, 8);
+            any = 9;
+            break;
+        }
+        default: break;
+    }
+    const std::size_t key_part = key.empty() ? 0 : 1 + varint_size(key.size()) + key.size();
+    const std::size_t kv = key_part + 1 + varint_size(any) + any;
+    w.ensure(kv + 16);   // + the KeyValue's own tag and length
+    char* p = w.cursor();
+    p = put_varint_at(p, (static_cast<std::uint64_t>(field) << 3) | length);
+    p = put_varint_at(p, kv);
+    if (!key.empty()) {
+        *p++ = 0x0a;   // KeyValue.key = 1
+        p = put_bytes_at(p, key);
+    }
+    *p++ = 0x12;   // KeyValue.value = 2
+    p = put_varint_at(p, any);
+    switch (t) {
+        case value_type::string:
+            *p++ = 0x0a;   // AnyValue.string_value = 1
+            p = put_bytes_at(p, str);
+            break;
+        case value_type::boolean:   // written even when false: AnyValue's oneof must say "bool"
+            *p++ = 0x10;            // AnyValue.bool_value = 2
+            *p++ = v.as_bool() ? 1 : 0;
+            break;
+        case value_type::int64:
+            *p++ = 0x18;   // AnyValue.int_value = 3
+            p = put_varint_at(p, u);
+            break;
+        case value_type::float64:
+            *p++ = 0x21;   // AnyValue.double_value = 4 (fixed64)
+            p = put_fixed64_at(p, u);
+            break;
+        default: break;
+    }
+    w.advance_to(p);
+}
+
 value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep) {
     if (const auto* s = std::get_if<std::string>(&v)) return value_view::of_string(s->data(), static_cast<std::uint32_t>(s->size()));
     if (const auto* i = std::get_if<std::int64_t>(&v)) return value_view::of_int(*i);
@@ -212,20 +297,45 @@ value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep
 }
 
 void put_span(writer& w, const span_view& s, std::string_view tracestate, dialect conventions) {
-    unsigned char id[16];
-    s.trace().write_bytes(id);
-    w.bytes(1, id, 16);
-    s.id().write_bytes(id);
-    w.bytes(2, id, 8);
-    w.string(3, tracestate);
-    if (s.parent_id().valid()) {
-        s.parent_id().write_bytes(id);
-        w.bytes(4, id, 8);
+    // The fixed head of the Span, written through one pointer after one capacity check.
+    const std::string_view name = s.name();
+    const span_id parent = s.parent_id();
+    w.ensure(96 + tracestate.size() + name.size());
+    char* p = w.cursor();
+    auto* u = reinterpret_cast<unsigned char*>(p);
+    *u++ = 0x0a;   // trace_id = 1 (bytes, 16)
+    *u++ = 16;
+    s.trace().write_bytes(u);
+    u += 16;
+    *u++ = 0x12;   // span_id = 2 (bytes, 8)
+    *u++ = 8;
+    s.id().write_bytes(u);
+    u += 8;
+    p = reinterpret_cast<char*>(u);
+    if (!tracestate.empty()) {
+        *p++ = 0x1a;   // trace_state = 3
+        p = put_bytes_at(p, tracestate);
     }
-    w.string(5, s.name());
-    w.uint_field(6, static_cast<std::uint64_t>(otlp_span_kind(s.kind())));
-    w.fixed64_field(7, static_cast<std::uint64_t>(s.start_unix_ns()));
-    w.fixed64_field(8, static_cast<std::uint64_t>(s.end_unix_ns()));
+    if (parent.valid()) {
+        u = reinterpret_cast<unsigned char*>(p);
+        *u++ = 0x22;   // parent_span_id = 4 (bytes, 8)
+        *u++ = 8;
+        parent.write_bytes(u);
+        p = reinterpret_cast<char*>(u + 8);
+    }
+    if (!name.empty()) {
+        *p++ = 0x2a;   // name = 5
+        p = put_bytes_at(p, name);
+    }
+    if (const int kind = otlp_span_kind(s.kind()); kind != 0) {
+        *p++ = 0x30;   // kind = 6 (varint)
+        p = put_varint_at(p, static_cast<std::uint64_t>(kind));
+    }
+    *p++ = 0x39;   // start_time_unix_nano = 7 (fixed64)
+    p = put_fixed64_at(p, static_cast<std::uint64_t>(s.start_unix_ns()));
+    *p++ = 0x41;   // end_time_unix_nano = 8 (fixed64)
+    p = put_fixed64_at(p, static_cast<std::uint64_t>(s.end_unix_ns()));
+    w.advance_to(p);
     for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { put_key_value(w, 9, k, v); });
     w.uint_field(10, s.dropped_attributes());
     s.for_each_event([&](const event_view& e) {

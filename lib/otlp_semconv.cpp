@@ -173,18 +173,21 @@ int classify(std::string_view key) noexcept {
 } // namespace
 
 void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f) {
-    // One pass: emit the span's own attributes and note which known keys they set.
-    value_view seen[k_count];
-    bool present[k_count] = {};
+    // One pass: emit the span's own attributes and note which known keys they set (a bit
+    // each); only the four values derived ones are read from are kept.
+    static_assert(k_count <= 32 && k_out_tokens - k_req_model == 3);
+    std::uint32_t present = 0;
+    value_view seen[4];   // k_req_model, k_provider, k_in_tokens, k_out_tokens
     span.attributes().for_each([&](std::string_view key, const value_view& v) {
         f(key, v);
         if (const int i = classify(key); i >= 0) {
-            present[i] = true;
-            seen[i] = v;
+            present |= 1u << i;
+            if (i >= static_cast<int>(k_req_model)) seen[i - static_cast<int>(k_req_model)] = v;
         }
     });
+    auto has = [&](known key) { return (present >> key) & 1u; };
     auto derive = [&](known key, const value_view& v) {
-        if (!present[key]) f(known_keys[key], v);
+        if (!has(key)) f(known_keys[key], v);
     };
     const span_kind k = span.kind();
     derive(k_step_type, str(to_string(k)));
@@ -214,9 +217,9 @@ void for_each_export_attribute(const span_view& span, dialect d, attribute_visit
             derive(k_output_mime, str(json ? "application/json" : "text/plain"));
         }
         if (k == span_kind::llm) {
-            if (present[k_req_model]) derive(k_llm_model_name, seen[k_req_model]);
-            if (present[k_provider]) derive(k_llm_provider, seen[k_provider]);
-            const value_view in = seen[k_in_tokens], out = seen[k_out_tokens];
+            if (has(k_req_model)) derive(k_llm_model_name, seen[k_req_model - k_req_model]);
+            if (has(k_provider)) derive(k_llm_provider, seen[k_provider - k_req_model]);
+            const value_view in = seen[k_in_tokens - k_req_model], out = seen[k_out_tokens - k_req_model];
             if (in.type() == value_type::int64) derive(k_tc_prompt, in);
             if (out.type() == value_type::int64) derive(k_tc_completion, out);
             if (in.type() == value_type::int64 && out.type() == value_type::int64)
