@@ -1,10 +1,14 @@
 // W1 / W2 of shared/reference/workloads.md: per-span overhead through the public API.
 //
-//   span_overhead <mode> [runs]    mode: w1 | w2 | w2e | baseline
+//   span_overhead <mode> [runs]    mode: w1 | w2 | w2e | baseline | resume | resume_traced
 //     w1        everything kept, batch 512, queue 2048, null exporter
 //     w2        rate 0, keep-errors off (spans not recorded at all)
 //     w2e       rate 0, keep-errors on (every span buffered until its trace ends, then dropped)
 //     baseline  the same loop with no tracing (the io_context yield per run)
+//     resume, resume_traced
+//               `runs` co_await post resumptions of one coroutine, spawned plainly or by
+//               tracecraft::spawn under a root span (no spans inside): the context slot's cost.
+//               bench/instructions.sh counts their instructions under callgrind.
 //
 // One agent run = root AGENT span + llm, tool, retrieval children one after another; every span
 // gets 4 string attributes of ~40 bytes and 2 integers. The producer yields to the io_context
@@ -12,6 +16,7 @@
 // w1/w2/w2e alternate chunks of 20k runs with the bare loop (same io_context) and report
 // ns_per_span, bare_ns_per_span and their difference net_ns_per_span. Prints one JSON line.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -35,11 +40,34 @@ asio::awaitable<void> paired_loop(std::int64_t runs, std::int64_t chunk, double*
         *bare_s += b;
     }
 }
+
+asio::awaitable<void> resume_loop(std::int64_t n, double* seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < n; ++i) co_await asio::post(asio::use_awaitable);
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int resumptions(bool traced, std::int64_t n) {
+    asio::io_context ioc(1);
+    auto rt = tracecraft::init(ioc, w1::config(std::make_shared<tracecraft::null_exporter>()));
+    double s = 0;
+    if (traced) {
+        tracecraft::span_scope root("root", tracecraft::span_kind::agent);
+        tracecraft::spawn(ioc, resume_loop(n, &s), asio::detached);
+    } else {
+        asio::co_spawn(ioc, resume_loop(n, &s), asio::detached);
+    }
+    w1::run_to_shutdown(ioc, *rt);
+    std::printf("{\"bench\":\"resumption\",\"traced\":%s,\"resumptions\":%lld,\"ns_per_resumption\":%.1f}\n",
+                traced ? "true" : "false", static_cast<long long>(n), s * 1e9 / static_cast<double>(n));
+    return 0;
+}
 } // namespace
 
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "w1";
     const std::int64_t runs = argc > 2 ? std::stoll(argv[2]) : 1'000'000;
+    if (mode == "resume" || mode == "resume_traced") return resumptions(mode == "resume_traced", runs);
     asio::io_context ioc(1);
     auto sink = std::make_shared<tracecraft::null_exporter>();
     tracecraft::trace_config cfg = w1::config(sink);
@@ -50,7 +78,7 @@ int main(int argc, char** argv) {
         cfg.sampling.rate = 0.0;
         cfg.sampling.always_keep_errors = true;
     } else if (mode != "w1" && mode != "baseline") {
-        std::fprintf(stderr, "usage: span_overhead w1|w2|w2e|baseline [runs]\n");
+        std::fprintf(stderr, "usage: span_overhead w1|w2|w2e|baseline|resume|resume_traced [runs]\n");
         return 2;
     }
     auto rt = tracecraft::init(ioc, cfg);

@@ -32,6 +32,7 @@ ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs"
 echo "== smoke runs: benchmarks (a few thousand spans) and examples"
 ./build/bench/span_overhead w1 2000
 ./build/bench/span_overhead w2e 2000
+./build/bench/span_overhead resume_traced 2000
 ./build/bench/redaction_throughput 1
 ./build/bench/micro --benchmark_min_time=0.01 > /dev/null
 # W3 needs its OTLP sink (nginx, as in bench/run.sh); a short run proves the export path works.
