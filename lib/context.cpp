@@ -12,9 +12,10 @@
 
 namespace tracecraft::detail {
 
-namespace {
 // initial-exec: the library is linked into executables; avoids __tls_get_addr in PIC code
-__attribute__((tls_model("initial-exec"))) thread_local task_context* t_slot = nullptr;
+__thread task_context* t_context_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace {
 
 task_context& thread_fallback() noexcept {
     // Context for code that runs outside any tracecraft executor (plain synchronous code,
@@ -40,10 +41,10 @@ task_context* fork_common(const task_context* parent) noexcept {
 }
 } // namespace
 
-task_context*& tls_slot() noexcept { return t_slot; }
+task_context*& tls_slot() noexcept { return t_context_slot; }
 
 task_context* current_context() noexcept {
-    task_context* c = t_slot;
+    task_context* c = t_context_slot;
     return c ? c : &thread_fallback();
 }
 

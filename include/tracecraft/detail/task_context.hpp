@@ -51,6 +51,12 @@ struct task_context {
     bool is_thread_fallback = false;      ///< the per-thread context for code outside handlers
 };
 
+/// The thread_local slot itself. Only non-coroutine code may touch it directly (context_guard
+/// below): a coroutine body must go through the out-of-line functions, or the compiler may keep
+/// the slot's address across a suspension that resumes on another thread (context-design §8).
+/// GNU __thread (no C++ TLS wrapper call); defined in lib/context.cpp.
+extern __thread task_context* t_context_slot __attribute__((tls_model("initial-exec")));
+
 /// The thread_local slot (out of line on purpose: see context-design §8, Clang TLS caching).
 task_context*& tls_slot() noexcept;
 /// The context spans use: the installed one, else this thread's fallback context.
@@ -75,16 +81,17 @@ inline void ctx_release(task_context* c) noexcept {
 /// Applies `e` to the spans in `c->unwound` (see above) and clears the chain.
 void attribute_exception(task_context* c, std::exception_ptr e) noexcept;
 
-/// Installs a context in the thread_local slot for a scope; restores the previous one.
+/// Installs a context in the thread_local slot for a scope; restores the previous one. For
+/// plain functions only (never alive across a co_await): it reads the slot inline, once per
+/// resumption of every traced coroutine.
 class context_guard {
 public:
-    explicit context_guard(task_context* c) noexcept : slot_(tls_slot()), prev_(slot_) { slot_ = c; }
-    ~context_guard() { slot_ = prev_; }
+    explicit context_guard(task_context* c) noexcept : prev_(t_context_slot) { t_context_slot = c; }
+    ~context_guard() { t_context_slot = prev_; }
     context_guard(const context_guard&) = delete;
     context_guard& operator=(const context_guard&) = delete;
 
 private:
-    task_context*& slot_;
     task_context* prev_;
 };
 
