@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages TraceCraft C++ needs, only if some are missing.
 # Note: Debian 12's libboost-all-dev is Boost 1.74 (no Boost.JSON); we need the 1.81 packages.
+#   tools/install-deps.sh [extra-package ...]   # the bench scripts add nginx, wrk, valgrind ...
 set -euo pipefail
-packages=(g++ cmake ninja-build pkg-config
+packages=("$@"
+          g++ cmake ninja-build pkg-config
           libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
           libhyperscan-dev libspdlog-dev zlib1g-dev libssl-dev
           curl

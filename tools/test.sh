@@ -36,10 +36,7 @@ echo "== smoke runs: benchmarks (a few thousand spans) and examples"
 ./build/bench/redaction_throughput 1
 ./build/bench/micro --benchmark_min_time=0.01 > /dev/null
 # W3 needs its OTLP sink (nginx, as in bench/run.sh); a short run proves the export path works.
-if ! command -v nginx > /dev/null || [ ! -e /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends nginx libnginx-mod-http-echo
-fi
+tools/install-deps.sh nginx libnginx-mod-http-echo
 sink=$(mktemp -d); mkdir -p "$sink/logs" "$sink/tmp"; cp bench/sink-nginx.conf "$sink/nginx.conf"
 nginx -p "$sink" -c "$sink/nginx.conf" & sink_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:14318/v1/traces && break; sleep 0.1; done
