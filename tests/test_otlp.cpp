@@ -144,14 +144,16 @@ BOOST_AUTO_TEST_CASE(ids_are_big_endian_bytes_and_remote_parent_flags) {
     auto rt = tracecraft::init(ioc, cfg);
     {
         span_options o;
-        o.parent = parse_traceparent("00-41414141414141414141414141414141-4242424242424242-01");
+        o.parent = parse_traceparent("00-4142434445464748494a4b4c4d4e4f50-5152535455565758-01");
+        o.tracestate = "rojo=00f067aa0ba902b7";
         span_scope s("remote_child", o);
     }
     rt->shutdown();
     tracecraft::reset_default_runtime();
     const std::string d = decode_raw(enc->body);
-    BOOST_TEST(has(d, "1: \"AAAAAAAAAAAAAAAA\""), d);   // trace_id: 16 bytes 0x41
-    BOOST_TEST(has(d, "4: \"BBBBBBBB\""));              // parent_span_id: 8 bytes 0x42
+    BOOST_TEST(has(d, "1: \"ABCDEFGHIJKLMNOP\""), d);   // trace_id: bytes 0x41..0x50, in order
+    BOOST_TEST(has(d, "4: \"QRSTUVWX\""));              // parent_span_id: bytes 0x51..0x58
+    BOOST_TEST(has(d, "3: \"rojo=00f067aa0ba902b7\""));  // trace_state
     BOOST_TEST(has(d, "16: 0x00000301"));                // sampled | HAS_IS_REMOTE | IS_REMOTE
 }
 
