@@ -9,6 +9,8 @@
 #include "tracecraft/otlp/protobuf.hpp"
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "tracecraft/detail/span_record.hpp"   // detail::copy_short
 
@@ -296,6 +298,23 @@ value_view view_of(const attribute_value& v, std::vector<std::string_view>& keep
     return {};
 }
 
+/// The constant derived attributes (semconv.hpp) as encoded Span.attributes entries, built
+/// once: each is then one copy instead of a key-value encode.
+const std::vector<std::string>& encoded_span_constants() {
+    static const std::vector<std::string> table = [] {
+        std::vector<std::string> out;
+        for (const constant_attribute& c : constant_attributes()) {
+            std::string buf;
+            writer w(buf, 0);
+            put_key_value(w, 9, c.key, value_view::of_string(c.value.data(), static_cast<std::uint32_t>(c.value.size())));
+            w.finish();
+            out.push_back(std::move(buf));
+        }
+        return out;
+    }();
+    return table;
+}
+
 void put_span(writer& w, const span_view& s, std::string_view tracestate, dialect conventions) {
     // The fixed head of the Span, written through one pointer after one capacity check.
     const std::string_view name = s.name();
@@ -336,7 +355,17 @@ void put_span(writer& w, const span_view& s, std::string_view tracestate, dialec
     *p++ = 0x41;   // end_time_unix_nano = 8 (fixed64)
     p = put_fixed64_at(p, static_cast<std::uint64_t>(s.end_unix_ns()));
     w.advance_to(p);
-    for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { put_key_value(w, 9, k, v); });
+    const std::vector<std::string>& constants = encoded_span_constants();
+    for_each_export_attribute(
+        s, conventions,
+        attribute_visitor([&](std::string_view k, const value_view& v) { put_key_value(w, 9, k, v); },
+                          [&](std::size_t id) {
+                              const std::string& kv = constants[id];
+                              w.ensure(kv.size());
+                              char* p = w.cursor();
+                              std::memcpy(p, kv.data(), kv.size());
+                              w.advance_to(p + kv.size());
+                          }));
     w.uint_field(10, s.dropped_attributes());
     s.for_each_event([&](const event_view& e) {
         const std::size_t slot = w.open(11);   // Event { fixed64 time=1; string name=2; repeated KeyValue attributes=3; }

@@ -103,6 +103,20 @@ bool io_value(const attribute_range& r, std::string& text, bool& json) {
 
 value_view str(std::string_view s) { return value_view::of_string(s.data(), static_cast<std::uint32_t>(s.size())); }
 
+// constant_attributes() layout: the step type and the OpenInference kind of every span kind,
+// then the GenAI operation names and the input/output mime types.
+constexpr std::size_t n_kinds = static_cast<std::size_t>(span_kind::error) + 1;
+constexpr std::size_t c_step_type = 0;                     // + kind
+constexpr std::size_t c_oi_kind = c_step_type + n_kinds;   // + kind
+constexpr std::size_t c_op_invoke_agent = c_oi_kind + n_kinds;
+constexpr std::size_t c_op_chat = c_op_invoke_agent + 1;
+constexpr std::size_t c_op_execute_tool = c_op_chat + 1;
+constexpr std::size_t c_input_json = c_op_execute_tool + 1;
+constexpr std::size_t c_input_text = c_input_json + 1;
+constexpr std::size_t c_output_json = c_input_text + 1;
+constexpr std::size_t c_output_text = c_output_json + 1;
+constexpr std::size_t c_count = c_output_text + 1;
+
 } // namespace
 
 namespace {
@@ -172,6 +186,26 @@ int classify(std::string_view key) noexcept {
 
 } // namespace
 
+std::span<const constant_attribute> constant_attributes() noexcept {
+    static const std::array<constant_attribute, c_count> table = [] {
+        std::array<constant_attribute, c_count> t{};
+        for (std::size_t i = 0; i < n_kinds; ++i) {
+            const auto k = static_cast<span_kind>(i);
+            t[c_step_type + i] = {known_keys[k_step_type], to_string(k)};
+            t[c_oi_kind + i] = {known_keys[k_oi_kind], openinference_kind(k)};
+        }
+        t[c_op_invoke_agent] = {known_keys[k_op_name], "invoke_agent"};
+        t[c_op_chat] = {known_keys[k_op_name], "chat"};
+        t[c_op_execute_tool] = {known_keys[k_op_name], "execute_tool"};
+        t[c_input_json] = {known_keys[k_input_mime], "application/json"};
+        t[c_input_text] = {known_keys[k_input_mime], "text/plain"};
+        t[c_output_json] = {known_keys[k_output_mime], "application/json"};
+        t[c_output_text] = {known_keys[k_output_mime], "text/plain"};
+        return t;
+    }();
+    return table;
+}
+
 void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f) {
     // One pass: emit the span's own attributes and note which known keys they set (a bit
     // each); only the four values derived ones are read from are kept.
@@ -189,32 +223,43 @@ void for_each_export_attribute(const span_view& span, dialect d, attribute_visit
     auto derive = [&](known key, const value_view& v) {
         if (!has(key)) f(known_keys[key], v);
     };
+    auto derive_constant = [&](known key, std::size_t id) {   // fixed key and value
+        if (!has(key)) f.constant(id);
+    };
     const span_kind k = span.kind();
-    derive(k_step_type, str(to_string(k)));
+    const auto ki = static_cast<std::size_t>(k);
+    const bool valid_kind = ki < n_kinds;
+    if (valid_kind)
+        derive_constant(k_step_type, c_step_type + ki);
+    else
+        derive(k_step_type, str(to_string(k)));
     const bool genai = d != dialect::openinference;
     const bool oi = d != dialect::otel_genai;
     if (genai) {
         if (k == span_kind::agent) {
-            derive(k_op_name, str("invoke_agent"));
+            derive_constant(k_op_name, c_op_invoke_agent);
             derive(k_agent_name, str(span.name()));
         } else if (k == span_kind::llm) {
-            derive(k_op_name, str("chat"));
+            derive_constant(k_op_name, c_op_chat);
         } else if (k == span_kind::tool) {
-            derive(k_op_name, str("execute_tool"));
+            derive_constant(k_op_name, c_op_execute_tool);
             derive(k_genai_tool_name, str(span.name()));
         }
     }
     if (oi) {
-        derive(k_oi_kind, str(openinference_kind(k)));
+        if (valid_kind)
+            derive_constant(k_oi_kind, c_oi_kind + ki);
+        else
+            derive(k_oi_kind, str(openinference_kind(k)));
         std::string text;
         bool json = false;
         if (io_value(span.inputs(), text, json)) {
             derive(k_input_value, str(text));
-            derive(k_input_mime, str(json ? "application/json" : "text/plain"));
+            derive_constant(k_input_mime, json ? c_input_json : c_input_text);
         }
         if (io_value(span.outputs(), text, json)) {
             derive(k_output_value, str(text));
-            derive(k_output_mime, str(json ? "application/json" : "text/plain"));
+            derive_constant(k_output_mime, json ? c_output_json : c_output_text);
         }
         if (k == span_kind::llm) {
             if (has(k_req_model)) derive(k_llm_model_name, seen[k_req_model - k_req_model]);

@@ -175,12 +175,26 @@ struct semconv_exporter final : exporter {
             otlp::for_each_export_attribute(s, d, [&](std::string_view k, const value_view& v) {
                 m[std::string(k)] = to_display_string(v.to_value());
             });
+            // the same pass with constant attributes taken by id, as the protobuf encoder does
+            auto& m2 = by_span_with_ids[std::string(s.name())];
+            auto put = [&](std::string_view k, const value_view& v) { m2[std::string(k)] = to_display_string(v.to_value()); };
+            auto by_id = [&](std::size_t id) {
+                ++constants;
+                const otlp::constant_attribute& c = otlp::constant_attributes()[id];
+                m2[std::string(c.key)] = std::string(c.value);
+            };
+            otlp::for_each_export_attribute(s, d, otlp::attribute_visitor(put, by_id));
         });
         co_return export_result::ok();
     }
+    std::map<std::string, attr_map> by_span_with_ids;
+    std::size_t constants = 0;
 };
 
-std::map<std::string, attr_map> export_with(otlp::dialect d) {
+std::shared_ptr<semconv_exporter> export_spans(otlp::dialect d);
+std::map<std::string, attr_map> export_with(otlp::dialect d) { return export_spans(d)->by_span; }
+
+std::shared_ptr<semconv_exporter> export_spans(otlp::dialect d) {
     auto exp = std::make_shared<semconv_exporter>(d);
     trace_config cfg;
     cfg.exporters = {exp};
@@ -203,9 +217,23 @@ std::map<std::string, attr_map> export_with(otlp::dialect d) {
     }
     rt->shutdown();
     reset_default_runtime();
-    return exp->by_span;
+    return exp;
 }
 } // namespace
+
+BOOST_AUTO_TEST_CASE(constant_attributes_by_id_equal_the_plain_visit) {
+    for (const auto d : {otlp::dialect::both, otlp::dialect::otel_genai, otlp::dialect::openinference}) {
+        const auto e = export_spans(d);
+        BOOST_TEST(e->by_span.size() == 4u);
+        BOOST_TEST((e->by_span_with_ids == e->by_span));
+        BOOST_TEST(e->constants > 0u);
+    }
+    // one entry per kind for the step type and the OpenInference kind, then the fixed ones
+    const auto t = otlp::constant_attributes();
+    BOOST_TEST(t[0].key == "tracecraft.step.type");
+    BOOST_TEST(t[0].value == to_string(span_kind::agent));
+    BOOST_TEST(t[static_cast<std::size_t>(span_kind::error)].value == to_string(span_kind::error));
+}
 
 BOOST_AUTO_TEST_CASE(both_dialects_by_default) {
     const auto s = export_with(otlp::dialect::both);

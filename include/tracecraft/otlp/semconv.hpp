@@ -13,7 +13,9 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <string_view>
 
@@ -27,11 +29,19 @@ enum class dialect { otel_genai, openinference, both };
 /// OpenInference span kind for a TraceCraft kind.
 [[nodiscard]] std::string_view openinference_kind(span_kind k) noexcept;
 
-/// Visits every attribute to export for `span`: the recorded ones (last write wins), then the
-/// derived ones of `d` that the span did not set itself. Values passed to `f` are valid only
-/// during the call.
+/// A derived attribute whose key and value are both fixed strings (tracecraft.step.type,
+/// openinference.span.kind, gen_ai.operation.name, the mime types). Numbered, so that an
+/// encoder can keep each one pre-encoded.
+struct constant_attribute {
+    std::string_view key;
+    std::string_view value;
+};
+/// Every constant attribute; an id passed to attribute_visitor::constant indexes this.
+[[nodiscard]] std::span<const constant_attribute> constant_attributes() noexcept;
+
 /// A non-owning reference to a `void(std::string_view, const value_view&)` callable (no
-/// allocation, one indirect call: the exporters call it once per attribute).
+/// allocation, one indirect call: the exporters call it once per attribute), and optionally to
+/// a `void(std::size_t id)` callable that receives constant attributes by id instead.
 class attribute_visitor {
 public:
     template <class F>
@@ -40,12 +50,32 @@ public:
     attribute_visitor(F&& f) noexcept   // NOLINT(google-explicit-constructor): lambdas at call sites
         : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
           call_([](void* o, std::string_view k, const value_view& v) { (*static_cast<std::remove_reference_t<F>*>(o))(k, v); }) {}
+    /// `f` for every attribute but the constant ones, which go to `c` by id.
+    template <class F, class C>
+        requires std::invocable<F&, std::string_view, const value_view&> && std::invocable<C&, std::size_t>
+    attribute_visitor(F&& f, C&& c) noexcept
+        : attribute_visitor(std::forward<F>(f)) {
+        cobj_ = const_cast<void*>(static_cast<const void*>(std::addressof(c)));
+        constant_ = [](void* o, std::size_t id) { (*static_cast<std::remove_reference_t<C>*>(o))(id); };
+    }
     void operator()(std::string_view k, const value_view& v) const { call_(obj_, k, v); }
+    /// Constant attribute `id` (see constant_attributes()).
+    void constant(std::size_t id) const {
+        if (constant_) return constant_(cobj_, id);
+        const constant_attribute& a = constant_attributes()[id];
+        call_(obj_, a.key, value_view::of_string(a.value.data(), static_cast<std::uint32_t>(a.value.size())));
+    }
 
 private:
     void* obj_;
     void (*call_)(void*, std::string_view, const value_view&);
+    void* cobj_ = nullptr;
+    void (*constant_)(void*, std::size_t) = nullptr;
 };
+
+/// Visits every attribute to export for `span`: the recorded ones (last write wins), then the
+/// derived ones of `d` that the span did not set itself (fixed ones through f.constant()).
+/// Values passed to `f` are valid only during the call.
 
 void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f);
 
