@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace tracecraft::otlp {
 namespace {
@@ -71,6 +73,21 @@ struct kv_writer {
     }
 };
 
+/// The constant derived attributes (semconv.hpp) rendered once as KeyValue objects.
+const std::vector<std::string>& rendered_constants() {
+    static const std::vector<std::string> table = [] {
+        std::vector<std::string> out;
+        for (const constant_attribute& c : constant_attributes()) {
+            std::string one;
+            kv_writer w{one};
+            w(c.key, value_view::of_string(c.value.data(), static_cast<std::uint32_t>(c.value.size())));
+            out.push_back(std::move(one));
+        }
+        return out;
+    }();
+    return table;
+}
+
 void hex_field(std::string& o, const char* name, const char* hex, std::size_t n) {
     o += name;
     o.push_back('"');
@@ -104,7 +121,14 @@ void span_json(std::string& o, const span_view& s, std::string_view tracestate, 
     u64(o, static_cast<std::uint64_t>(s.end_unix_ns()));
     o += ",\"attributes\":[";
     kv_writer w{o};
-    for_each_export_attribute(s, conventions, [&](std::string_view k, const value_view& v) { w(k, v); });
+    const std::vector<std::string>& constants = rendered_constants();
+    for_each_export_attribute(s, conventions,
+                              attribute_visitor([&](std::string_view k, const value_view& v) { w(k, v); },
+                                                [&](std::size_t id) {
+                                                    if (!w.first) o.push_back(',');
+                                                    w.first = false;
+                                                    o += constants[id];
+                                                }));
     o.push_back(']');
     if (s.dropped_attributes()) {
         o += ",\"droppedAttributesCount\":";
