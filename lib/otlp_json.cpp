@@ -80,7 +80,7 @@ const std::vector<std::string>& rendered_constants() {
         for (const constant_attribute& c : constant_attributes()) {
             std::string one;
             kv_writer w{one};
-            w(c.key, value_view::of_string(c.value.data(), static_cast<std::uint32_t>(c.value.size())));
+            w(c.key, c.as_value());
             out.push_back(std::move(one));
         }
         return out;

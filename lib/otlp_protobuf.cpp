@@ -30,6 +30,21 @@ constexpr std::size_t varint_size(std::uint64_t v) noexcept {
 }
 constexpr std::size_t tag_size(unsigned field) noexcept { return varint_size(static_cast<std::uint64_t>(field) << 3); }
 
+/// Raw stores at p (the caller ensured the room); each returns the end of what it wrote.
+char* put_varint_at(char* p, std::uint64_t v) noexcept {
+    while (v >= 0x80) {
+        *p++ = static_cast<char>((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+    return p;
+}
+
+char* put_fixed64_at(char* p, std::uint64_t v) noexcept {   // little endian
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return p;
+}
+
 /// A byte buffer with raw-pointer appends; `ensure(n)` before writing at most n bytes.
 class writer {
 public:
@@ -49,15 +64,7 @@ public:
     void advance_to(const char* p) noexcept { len_ = static_cast<std::size_t>(p - s_.data()); }
     void finish() { s_.resize(len_); }
 
-    void raw_varint(std::uint64_t v) noexcept {
-        char* p = s_.data() + len_;
-        while (v >= 0x80) {
-            *p++ = static_cast<char>((v & 0x7F) | 0x80);
-            v >>= 7;
-        }
-        *p++ = static_cast<char>(v);
-        len_ = static_cast<std::size_t>(p - s_.data());
-    }
+    void raw_varint(std::uint64_t v) noexcept { advance_to(put_varint_at(cursor(), v)); }
     void raw(const void* p, std::size_t n) noexcept {
         detail::copy_short(s_.data() + len_, static_cast<const char*>(p), n);   // keys, ids, short values inline
         len_ += n;
@@ -76,9 +83,7 @@ public:
     void fixed64_field(unsigned field, std::uint64_t v) {
         ensure(16);
         tag(field, fixed64);
-        char b[8];
-        for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);   // little endian
-        raw(b, 8);
+        advance_to(put_fixed64_at(cursor(), v));
     }
     void fixed32_field(unsigned field, std::uint32_t v) {
         ensure(16);
@@ -187,20 +192,6 @@ void put_any(writer& w, const value_view& v, std::size_t array_body) {
     });
 }
 
-char* put_varint_at(char* p, std::uint64_t v) noexcept {
-    while (v >= 0x80) {
-        *p++ = static_cast<char>((v & 0x7F) | 0x80);
-        v >>= 7;
-    }
-    *p++ = static_cast<char>(v);
-    return p;
-}
-
-char* put_fixed64_at(char* p, std::uint64_t v) noexcept {   // little endian
-    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((v >> (8 * i)) & 0xFF);
-    return p;
-}
-
 char* put_bytes_at(char* p, std::string_view s) noexcept {
     p = put_varint_at(p, s.size());
     detail::copy_short(p, s.data(), s.size());
@@ -306,7 +297,7 @@ const std::vector<std::string>& encoded_span_constants() {
         for (const constant_attribute& c : constant_attributes()) {
             std::string buf;
             writer w(buf, 0);
-            put_key_value(w, 9, c.key, value_view::of_string(c.value.data(), static_cast<std::uint32_t>(c.value.size())));
+            put_key_value(w, 9, c.key, c.as_value());
             w.finish();
             out.push_back(std::move(buf));
         }
@@ -362,9 +353,7 @@ void put_span(writer& w, const span_view& s, std::string_view tracestate, dialec
                           [&](std::size_t id) {
                               const std::string& kv = constants[id];
                               w.ensure(kv.size());
-                              char* p = w.cursor();
-                              std::memcpy(p, kv.data(), kv.size());
-                              w.advance_to(p + kv.size());
+                              w.raw(kv.data(), kv.size());
                           }));
     w.uint_field(10, s.dropped_attributes());
     s.for_each_event([&](const event_view& e) {
@@ -444,23 +433,16 @@ std::string_view encode_range(const span_batch& batch, std::size_t first, std::s
     const std::size_t header = 1 + varint_size(rs) + res_msg + 1 + varint_size(ss) + scope_msg;
     const std::size_t off = head - header;
     char* p = buf.data() + off;
-    auto put_varint = [&p](std::uint64_t v) {
-        while (v >= 0x80) {
-            *p++ = static_cast<char>((v & 0x7F) | 0x80);
-            v >>= 7;
-        }
-        *p++ = static_cast<char>(v);
-    };
     *p++ = 0x0a;   // ExportTraceServiceRequest.resource_spans = 1
-    put_varint(rs);
+    p = put_varint_at(p, rs);
     *p++ = 0x0a;   // ResourceSpans.resource = 1
-    put_varint(res.size());
+    p = put_varint_at(p, res.size());
     std::memcpy(p, res.data(), res.size());
     p += res.size();
     *p++ = 0x12;   // ResourceSpans.scope_spans = 2
-    put_varint(ss);
+    p = put_varint_at(p, ss);
     *p++ = 0x0a;   // ScopeSpans.scope = 1
-    put_varint(scope.size());
+    p = put_varint_at(p, scope.size());
     std::memcpy(p, scope.data(), scope.size());
     p += scope.size();
     return std::string_view(buf.data() + off, end - off);

@@ -35,6 +35,9 @@ enum class dialect { otel_genai, openinference, both };
 struct constant_attribute {
     std::string_view key;
     std::string_view value;
+    [[nodiscard]] value_view as_value() const noexcept {
+        return value_view::of_string(value.data(), static_cast<std::uint32_t>(value.size()));
+    }
 };
 /// Every constant attribute; an id passed to attribute_visitor::constant indexes this.
 [[nodiscard]] std::span<const constant_attribute> constant_attributes() noexcept;
@@ -63,7 +66,7 @@ public:
     void constant(std::size_t id) const {
         if (constant_) return constant_(cobj_, id);
         const constant_attribute& a = constant_attributes()[id];
-        call_(obj_, a.key, value_view::of_string(a.value.data(), static_cast<std::uint32_t>(a.value.size())));
+        call_(obj_, a.key, a.as_value());
     }
 
 private:
