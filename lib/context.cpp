@@ -1,13 +1,19 @@
 // Per-agent context cells, the thread_local slot, and executor rebinding.
+#include <chrono>
+#include <thread>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "runtime_core.hpp"
 #include "tracecraft/detail/task_context.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/executor.hpp"
+#include "tracecraft/log.hpp"
 #include "tracecraft/runtime.hpp"
 
 namespace tracecraft::detail {
@@ -25,6 +31,7 @@ task_context& thread_fallback() noexcept {
         holder() noexcept {
             c.is_thread_fallback = true;
             c.refs.store(1u << 30);
+            c.owner.store(shared_owner());   // never installed by a guard; one thread only
         }
     };
     thread_local holder h;
@@ -43,10 +50,49 @@ task_context* fork_common(const task_context* parent) noexcept {
 
 task_context*& tls_slot() noexcept { return t_context_slot; }
 
+namespace {
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+} // namespace
+
+bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept {
+    const void* const me = &t_context_slot;
+    // Holding another agent's context while waiting for this one could deadlock (the other
+    // thread may hold this one and wait for ours): bound the wait then.
+    const bool nested = prev && prev != c && prev->owner.load(std::memory_order_relaxed) == me;
+    const auto start = std::chrono::steady_clock::now();
+    for (unsigned spins = 0;; ++spins) {
+        const void* expected = nullptr;
+        if (c->owner.load(std::memory_order_relaxed) == nullptr &&
+            c->owner.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+            if (runtime_core* rt = c->rt ? c->rt : default_core())
+                rt->stats.context_waits.fetch_add(1, std::memory_order_relaxed);
+            return true;
+        }
+        if (spins < 128) {
+            cpu_relax();
+            continue;
+        }
+        if (nested && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) {
+            logger()->debug("a handler entered a busy agent context from inside another one without waiting "
+                            "(bounded wait to avoid a lock-order deadlock)");
+            return false;
+        }
+        std::this_thread::yield();
+    }
+}
+
 task_context* current_context() noexcept {
     task_context* c = t_context_slot;
     return c ? c : &thread_fallback();
 }
+
+bool is_this_thread_fallback(const task_context* c) noexcept { return c->is_thread_fallback && c == &thread_fallback(); }
 
 task_context* ctx_create(runtime_core* rt) noexcept {
     auto* c = new task_context();
@@ -63,7 +109,7 @@ task_context* ctx_fork(const task_context* parent) noexcept {
         case span_mode::recording:
             // child-of the parent's current span, in the same local trace; keep it open
             c->cur = current_span_state{nullptr, p.trace, p.ctx, p.depth, span_mode::recording};
-            p.trace->forked = true;   // before the fork can run: from now on atomics
+            p.trace->forked.store(true, std::memory_order_relaxed);   // before the fork can run: from now on atomics
             trace_open(p.trace);
             c->held_trace = p.trace;
             break;
@@ -88,6 +134,7 @@ task_context* ctx_suppressed() noexcept {
         auto* c = new task_context();
         c->suppressed = true;
         c->refs.store(1u << 30);
+        c->owner.store(shared_owner());   // library handlers on many threads at once; never records
         return c;
     }();
     return s;

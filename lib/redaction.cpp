@@ -71,6 +71,7 @@ struct scan_scratch {
 struct redactor_impl {
     redaction_config cfg;
     std::vector<compiled_rule> rules;   ///< pattern rules, index = Hyperscan id
+    std::shared_ptr<hs_database_t> db_owner;   ///< shared with redactors of the same rules
     hs_database_t* db = nullptr;
     hs_database_t* allow_db = nullptr;     ///< allowlist patterns, anchored: ^(?:p)$
     std::size_t min_width = 0;             ///< shortest text any rule can match: shorter ones are not scanned
@@ -81,7 +82,6 @@ struct redactor_impl {
     std::map<std::string, std::optional<std::string>, std::less<>> field_paths;   ///< path -> rule replacement
 
     ~redactor_impl() {
-        if (db) hs_free_database(db);
         if (allow_scratch) hs_free_scratch(allow_scratch);
         if (allow_db) hs_free_database(allow_db);
     }
@@ -428,6 +428,41 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 
 std::atomic<bool> g_fault_injection{false};
 
+/// Compiled pattern databases by rule set, so that a runtime started again with the same rules
+/// (tests, short-lived tools, every init() of a process) does not pay Hyperscan's compile time
+/// (~10 ms for the defaults) again. A database is immutable and scanned with per-user scratch,
+/// so one copy serves every redactor. The few most recent rule sets are kept.
+template <class Compile>
+std::shared_ptr<hs_database_t> cached_database(const std::vector<const char*>& exprs, const std::vector<unsigned>& flags,
+                                               Compile&& compile) {
+    static std::mutex m;
+    static std::vector<std::pair<std::string, std::shared_ptr<hs_database_t>>> cache;   // most recent last
+    constexpr std::size_t max_entries = 8;
+    std::string key;
+    for (std::size_t i = 0; i < exprs.size(); ++i) {
+        key += std::to_string(flags[i]);
+        key += ':';
+        key += std::to_string(std::strlen(exprs[i]));
+        key += ':';
+        key += exprs[i];
+    }
+    {
+        std::lock_guard lk(m);
+        for (auto it = cache.begin(); it != cache.end(); ++it)
+            if (it->first == key) {
+                auto entry = std::move(*it);
+                cache.erase(it);
+                cache.push_back(std::move(entry));
+                return cache.back().second;
+            }
+    }
+    std::shared_ptr<hs_database_t> db(compile(), hs_free_database);   // outside the lock: ~10 ms
+    std::lock_guard lk(m);
+    if (cache.size() >= max_entries) cache.erase(cache.begin());
+    cache.emplace_back(std::move(key), db);
+    return db;
+}
+
 /// One Hyperscan call over [data, data + n) reporting to `ctx`; throws if the scan fails.
 void scan_block(const redactor_impl& im, scan_scratch& sc, const char* data, std::size_t n, scan_context& ctx) {
     const hs_error_t rc = g_fault_injection.load(std::memory_order_relaxed)
@@ -499,16 +534,21 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
             flags.push_back(im.rules[i].som ? HS_FLAG_SOM_LEFTMOST : 0u);
             ids.push_back(static_cast<unsigned>(i));
         }
-        hs_compile_error_t* err = nullptr;
-        if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                             nullptr, &im.db, &err) != HS_SUCCESS) {
-            std::string field = "redaction";
-            std::string what = err ? err->message : "unknown error";
-            if (err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < im.rules.size())
-                field = "redaction.rule '" + im.rules[static_cast<std::size_t>(err->expression)].name + "'.pattern";
-            if (err) hs_free_compile_error(err);
-            throw config_error(field, "Hyperscan cannot compile it with start-of-match reporting: " + what);
-        }
+        im.db_owner = detail::cached_database(exprs, flags, [&] {
+            hs_database_t* db = nullptr;
+            hs_compile_error_t* err = nullptr;
+            if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                                 HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+                std::string field = "redaction";
+                std::string what = err ? err->message : "unknown error";
+                if (err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < im.rules.size())
+                    field = "redaction.rule '" + im.rules[static_cast<std::size_t>(err->expression)].name + "'.pattern";
+                if (err) hs_free_compile_error(err);
+                throw config_error(field, "Hyperscan cannot compile it with start-of-match reporting: " + what);
+            }
+            return db;
+        });
+        im.db = im.db_owner.get();
     }
     for (auto& r : im.rules) {
         if (!r.extend.empty()) r.extend_table = detail::class_table(r.extend);

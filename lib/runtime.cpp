@@ -196,7 +196,10 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
     auto& svc = asio::use_service<lifetime_service>(ioc);
     liveness = svc.liveness;
     strand = tracecraft::suppressed(asio::make_strand(ioc.get_executor()));
-    flush_timer = std::make_unique<asio::steady_timer>(strand);
+    // On the plain executor (not the strand): its handler hops to the strand itself, and a wait on
+    // a plain io_context executor counts as exactly one unit of outstanding work, which
+    // arm_timer_on_strand gives back (see there).
+    flush_timer = std::make_unique<asio::steady_timer>(ioc.get_executor());
     rate_all = cfg.sampling.rate >= 1.0;
     rate_threshold = rate_to_threshold(cfg.sampling.rate);
     tail_enabled = !cfg.sampling.rules.empty() ||
@@ -293,9 +296,17 @@ void runtime_core::arm_timer_on_strand() {
     timer_armed = true;
     flush_timer->expires_after(cfg.flush_interval);
     flush_timer->async_wait([c = core_ref(this)](const boost::system::error_code& ec) {
-        c->timer_armed = false;
-        if (!ec) c->drain_on_strand(true);
+        c->ioc.get_executor().on_work_started();   // gives back what arm_timer_on_strand took
+        asio::post(c->strand, [c, ec] {
+            c->timer_armed = false;
+            if (!ec) c->drain_on_strand(true);
+        });
     });
+    // The batch timer alone must not keep the user's io_context::run() from returning: a
+    // program that runs its work and then calls shutdown() (which drains every queued trace)
+    // would otherwise wait out flush_interval first. So the pending wait does not count as
+    // outstanding work. (Never zero here: this handler itself is outstanding work.)
+    ioc.get_executor().on_work_finished();
 }
 
 void runtime_core::drain_on_strand(bool force) {
@@ -605,6 +616,24 @@ asio::awaitable<void> capacity_on_strand(core_ref c, std::size_t spans) {
     }
 }
 
+/// Waits (on the strand) until no recorded trace is open or `deadline` passes; true when idle.
+/// Polls: a trace completes on whatever thread ends its last span, and completion must stay
+/// free of notifications on the hot path.
+asio::awaitable<bool> wait_idle_on_strand(core_ref c, std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer timer(c->strand);
+    std::chrono::milliseconds step{1};
+    for (;;) {
+        c->drain_on_strand(false);   // queued traces are complete: count them as kept
+        if (c->open_traces() == 0) co_return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) co_return false;
+        timer.expires_at(std::min(deadline, now + step));
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        step = std::min(step * 2, std::chrono::milliseconds(20));
+    }
+}
+
 asio::awaitable<void> shutdown_on_strand(core_ref c) {
     if (c->shut_down) co_return;
     c->accepting.store(false, std::memory_order_release);
@@ -613,6 +642,16 @@ asio::awaitable<void> shutdown_on_strand(core_ref c) {
     c->shut_down = true;
     c->check_capacity_waiters_on_strand();   // release producers waiting for capacity
     if (c->flush_timer) c->flush_timer->cancel();
+}
+
+asio::awaitable<void> graceful_shutdown_on_strand(core_ref c, std::chrono::milliseconds grace) {
+    if (c->shut_down) co_return;
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    if (!co_await wait_idle_on_strand(core_ref(c), deadline))
+        logger()->warn("shutdown: {} traces still open after the {} ms grace period (detached work still "
+                       "running); spans that end later are counted in runtime_stats::traces_after_shutdown",
+                       c->open_traces(), grace.count());
+    co_await shutdown_on_strand(core_ref(c));
 }
 
 asio::awaitable<void> start_exporters(core_ref c) {
@@ -694,14 +733,29 @@ asio::awaitable<void> runtime::async_shutdown() {
     co_await asio::co_spawn(core_->strand, std::move(op), asio::use_awaitable);
 }
 
-void runtime::run_blocking(bool shut) {
+asio::awaitable<void> runtime::async_shutdown(std::chrono::milliseconds grace) {
+    auto op = detail::graceful_shutdown_on_strand(detail::core_ref(core_), grace);
+    co_await asio::co_spawn(core_->strand, std::move(op), asio::use_awaitable);
+}
+
+asio::awaitable<bool> runtime::async_wait_idle(std::chrono::milliseconds timeout) {
+    auto op = detail::wait_idle_on_strand(detail::core_ref(core_), std::chrono::steady_clock::now() + timeout);
+    co_return co_await asio::co_spawn(core_->strand, std::move(op), asio::use_awaitable);
+}
+
+void runtime::shutdown() { run_blocking(detail::shutdown_on_strand(detail::core_ref(core_))); }
+void runtime::shutdown(std::chrono::milliseconds grace) {
+    run_blocking(detail::graceful_shutdown_on_strand(detail::core_ref(core_), grace));
+}
+void runtime::force_flush() { run_blocking(detail::flush_on_strand(detail::core_ref(core_))); }
+
+void runtime::run_blocking(asio::awaitable<void> op) {
     if (ioc_.get_executor().running_in_this_thread())
         throw std::logic_error("tracecraft::runtime: blocking shutdown()/force_flush() called from a handler of "
                                "its own io_context would deadlock; co_await async_shutdown() instead");
     if (core_->liveness->gone.load()) return;
     std::promise<void> done;
     auto fut = done.get_future();
-    auto op = shut ? detail::shutdown_on_strand(detail::core_ref(core_)) : detail::flush_on_strand(detail::core_ref(core_));
     asio::co_spawn(core_->strand, std::move(op), [&done](std::exception_ptr e) {
         if (e)
             done.set_exception(e);
@@ -716,8 +770,14 @@ void runtime::run_blocking(bool shut) {
     fut.get();
 }
 
-void runtime::shutdown() { run_blocking(true); }
-void runtime::force_flush() { run_blocking(false); }
+
+std::uint64_t detail::runtime_core::open_traces() const noexcept {
+    // recorded roots minus the traces whose fate is known (a relaxed snapshot: never negative)
+    const std::uint64_t done = stats.traces_sampled_out.load() + stats.traces_queue_dropped.load() +
+                               stats.traces_after_shutdown.load() + stats.traces_kept.load();
+    const std::uint64_t started = stats.traces_started.load();
+    return started > done ? started - done : 0;
+}
 
 runtime_stats runtime::stats() const noexcept {
     const auto& s = core_->stats;
@@ -738,6 +798,10 @@ runtime_stats runtime::stats() const noexcept {
     r.queue_spans = core_->pipeline_spans.load();
     r.spans_redacted = s.spans_redacted.load();
     r.redaction_failures = s.redaction_failures.load();
+    r.context_waits = s.context_waits.load();
+    r.spans_out_of_order = s.spans_out_of_order.load();
+    r.spans_abandoned = s.spans_abandoned.load();
+    r.traces_open = core_->open_traces();
     return r;
 }
 

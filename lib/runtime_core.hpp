@@ -38,6 +38,9 @@ struct counters {
     std::atomic<std::uint64_t> batches_exported{0};
     std::atomic<std::uint64_t> spans_redacted{0};
     std::atomic<std::uint64_t> redaction_failures{0};
+    std::atomic<std::uint64_t> context_waits{0};
+    std::atomic<std::uint64_t> spans_out_of_order{0};
+    std::atomic<std::uint64_t> spans_abandoned{0};
 };
 
 /// Flag shared with an io_context service: set when the io_context begins destruction.
@@ -146,6 +149,8 @@ struct runtime_core {
     bool processing = false;
     void check_waiters_on_strand();
     [[nodiscard]] bool idle_on_strand() const noexcept;
+    /// Recorded traces not yet complete (or complete and not yet popped from the queue).
+    [[nodiscard]] std::uint64_t open_traces() const noexcept;
 };
 
 void core_add_ref(runtime_core* c) noexcept;

@@ -10,6 +10,7 @@
 #include <typeinfo>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/experimental/channel_error.hpp>
 #include <boost/system/system_error.hpp>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,7 @@
 #include "tracecraft/detail/clock.hpp"
 #include "tracecraft/detail/span_record.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
+#include "log_limiter.hpp"
 #include "tracecraft/log.hpp"
 
 namespace tracecraft {
@@ -108,7 +110,7 @@ value_view copy_string_array(span_record* r, std::span<const S> values) {
 
 void push_ended(trace_buffer* t, span_record* r) noexcept {
     span_record* head = t->ended.load(std::memory_order_relaxed);
-    if (!t->forked) {   // only this agent touches the list (see trace_buffer::forked)
+    if (!trace_forked(t)) {   // only this agent touches the list (see trace_buffer::forked)
         r->next_ended = head;
         t->ended.store(r, std::memory_order_relaxed);
         return;
@@ -116,6 +118,37 @@ void push_ended(trace_buffer* t, span_record* r) noexcept {
     do {
         r->next_ended = head;
     } while (!t->ended.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
+}
+
+/// One more recorded span holds `t` open. Every recorded span holds its trace until it ends,
+/// so a trace never completes (and frees its records) under a span that is still open, even
+/// when scopes of several agents were mixed up in one context.
+inline void hold_trace(trace_buffer* t) noexcept {
+    if (!trace_forked(t))
+        t->open.store(t->open.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    else
+        t->open.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// A recorded span of `t` ended: completes the trace if it held it last. Returns true then
+/// (`t` may be gone).
+inline bool release_trace(trace_buffer* t) noexcept {
+    if (!trace_forked(t)) {   // no other agent: plain read-modify-write
+        const std::int32_t n = t->open.load(std::memory_order_relaxed) - 1;
+        t->open.store(n, std::memory_order_relaxed);
+        if (n != 0) return false;
+    } else if (t->open.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+        return false;
+    }
+    t->rt->on_trace_complete(t);
+    return true;
+}
+
+log_limiter g_abandoned_log;
+log_limiter g_out_of_order_log;
+runtime_core* stats_core(const task_context* c, const span_record* r) noexcept {
+    if (r) return r->trace->rt;
+    return c->rt ? c->rt : default_core();
 }
 
 std::string demangle(const char* mangled) {
@@ -208,12 +241,9 @@ span_scope::span_scope(std::string_view name, const span_options& options) { sta
 
 void span_scope::start(std::string_view name, span_kind kind, const span_options* o) {
     task_context* c = current_context();
+    if (c->suppressed) return;   // nothing recorded, nothing to restore (task_ stays null)
     task_ = c;
     c->unwound = nullptr;   // a new span: any earlier unwinding was caught
-    if (c->suppressed) {
-        task_ = nullptr;   // nothing to restore
-        return;
-    }
     const current_span_state& p = c->cur;
     const bool explicit_parent = o && o->parent && o->parent->valid();
     const bool new_trace = o && o->new_trace;
@@ -253,6 +283,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         saved_.rec = p.rec;
         saved_.ctx.span.value = p.ctx.span.value;
         saved_.depth = p.depth;
+        hold_trace(t);
     } else {
         // a new local trace: under an explicit/remote parent, or a fresh root
         copy_state(saved_, c->cur);
@@ -337,12 +368,17 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
 span_scope::~span_scope() {
     task_context* c = task_;
     if (!c) return;
+    // A traced coroutine's scopes end under its own context; plain code's under its thread's.
+    const bool home = t_context_slot == c || (t_context_slot == nullptr && is_this_thread_fallback(c));
     span_record* r = rec_;
     if (!r) {
-        if (restore_ == restore::depth)
+        if (!home) [[unlikely]] {
+            end_elsewhere();
+        } else if (restore_ == restore::depth) {
             c->cur.depth = saved_.depth;
-        else
+        } else {
             copy_state(c->cur, saved_);
+        }
         return;
     }
     r->end_ticks = now_ticks();
@@ -354,15 +390,13 @@ span_scope::~span_scope() {
         }
         unwinding = true;
     }
-    if (tls_slot() != c && !c->is_thread_fallback) r->flags |= span_flag_abandoned;
-    if (c->cur.rec != r) {
-        warn_once(g_warned_lifo,
-                  "span scopes closed out of order: a traced coroutine shares its context with another "
-                  "agent (plain asio::co_spawn or awaitable_operators on a traced executor, or a coroutine "
-                  "on an executor without tracecraft context); use tracecraft::spawn / when_all");
-    }
-    r->flags |= span_flag_ended;
-    if (restore_ == restore::child) {
+    trace_buffer* t = r->trace;
+    const bool was_root = (r->flags & span_flag_local_root) != 0;
+    if (!home) [[unlikely]] {
+        end_elsewhere();
+    } else if (c->cur.rec != r) [[unlikely]] {
+        end_out_of_order();
+    } else if (restore_ == restore::child) {
         current_span_state& cur = c->cur;
         cur.rec = saved_.rec;
         cur.ctx.span.value = saved_.ctx.span.value;
@@ -370,30 +404,94 @@ span_scope::~span_scope() {
     } else {
         copy_state(c->cur, saved_);
     }
-    if (r->flags & span_flag_local_root) {
-        c->unwound = nullptr;   // closing the root may complete (and free) the trace
-    } else if (unwinding) {
-        r->next_unwound = c->unwound;
-        c->unwound = r;
+    r->flags |= span_flag_ended;
+    if (home) {
+        if (was_root) {
+            c->unwound = nullptr;   // closing the root may complete (and free) the trace
+        } else if (unwinding && !(t->root->flags & span_flag_ended)) {
+            // the open root keeps `r` alive until the catch site reads the chain
+            r->next_unwound = c->unwound;
+            c->unwound = r;
+        }
     }
-    trace_buffer* t = r->trace;
-    const bool was_root = (r->flags & span_flag_local_root) != 0;
     push_ended(t, r);   // after this, `r` may be read by the completing thread
-    if (was_root) {
-        if (t->forked)
-            trace_close(t);
-        else   // no fork ever joined: the root is the only holder
-            t->rt->on_trace_complete(t);
+    release_trace(t);
+}
+
+void span_scope::end_elsewhere() noexcept {
+    task_context* c = task_;
+    span_record* r = rec_;
+    if (runtime_core* rt = stats_core(c, r)) {
+        const std::uint64_t n = rt->stats.spans_abandoned.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (g_abandoned_log.allow())
+            logger()->warn("a span ended outside the agent that started it ({} so far; counted in "
+                           "runtime_stats::spans_abandoned, exported with tracecraft.abandoned): its coroutine "
+                           "was destroyed with its io_context, or it runs on a plain executor after starting "
+                           "inside a traced one (asio::co_spawn from traced code: use tracecraft::spawn)",
+                           n);
+    }
+    if (r) {
+        r->flags |= span_flag_abandoned;
+        r->trace->forked.store(true, std::memory_order_relaxed);   // from here on every update is atomic
+    }
+    // Put the starting context back only if this span is still its current one and no other
+    // thread is running in it; otherwise leave it to its owner.
+    const void* const me = &t_context_slot;
+    const void* owner = nullptr;
+    const bool acquired =
+        c->owner.compare_exchange_strong(owner, me, std::memory_order_acquire, std::memory_order_relaxed);
+    if (!acquired && owner != me) return;
+    const bool top = r ? c->cur.rec == r
+                       : (restore_ == restore::depth ? c->cur.depth == saved_.depth + 1 && c->cur.mode == span_mode::non_recording
+                                                     : c->cur.ctx.span.value == ctx_.span.value);
+    if (top) {
+        if (restore_ == restore::child) {
+            c->cur.rec = saved_.rec;
+            c->cur.ctx.span.value = saved_.ctx.span.value;
+            c->cur.depth = saved_.depth;
+        } else if (restore_ == restore::depth) {
+            c->cur.depth = saved_.depth;
+        } else {
+            copy_state(c->cur, saved_);
+        }
+    }
+    if (acquired) c->owner.store(nullptr, std::memory_order_release);
+}
+
+void span_scope::end_out_of_order() noexcept {
+    task_context* c = task_;
+    span_record* r = rec_;
+    trace_buffer* t = r->trace;
+    const std::uint64_t n = t->rt->stats.spans_out_of_order.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (g_out_of_order_log.allow())
+        logger()->warn("span scopes closed out of order ({} so far; counted in runtime_stats::spans_out_of_order): "
+                       "two coroutines share one traced context (asio::co_spawn with the current coroutine's "
+                       "executor, or asio::experimental::awaitable_operators); use tracecraft::spawn, when_all, "
+                       "when_any or tracecraft::awaitable_operators",
+                       n);
+    // Scopes form a stack per context: ending one that is not on top pops it and whatever was
+    // started above it; one that was already popped leaves the context alone.
+    current_span_state& cur = c->cur;
+    if (restore_ == restore::all) {
+        copy_state(cur, saved_);   // a local root: back to the state before the trace
+    } else if (cur.trace == t && cur.depth > r->depth) {
+        cur.rec = saved_.rec;
+        set_ids(cur.ctx, t->id, saved_.ctx.span, 1);
+        cur.depth = saved_.depth;
+        cur.mode = span_mode::recording;
     }
 }
 
-void detail::attribute_exception(task_context* c, std::exception_ptr e) noexcept {
+void detail::attribute_exception(task_context* c, std::exception_ptr e, bool cancelled) noexcept {
     if (!c || !e) return;
     for (span_record* r = std::exchange(c->unwound, nullptr); r; r = r->next_unwound) {
         r->status = status_code::unset;
         r->status_message = {};
         try {
-            span(r, span_context{}).record_exception(e);
+            if (cancelled)
+                span(r, span_context{}).record_cancellation(e);
+            else
+                span(r, span_context{}).record_exception(e);
         } catch (...) {
         }
     }
@@ -554,13 +652,57 @@ span& span::set_name(std::string_view name) {
     return *this;
 }
 
+bool is_cancellation(const std::exception& e) noexcept {
+    const auto* se = dynamic_cast<const boost::system::system_error*>(&e);
+    if (!se) return false;
+    const boost::system::error_code& ec = se->code();
+    return ec == boost::asio::error::operation_aborted ||
+           ec == boost::asio::experimental::error::channel_cancelled ||
+           ec == boost::system::errc::operation_canceled;
+}
+
+bool is_cancellation(std::exception_ptr e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return is_cancellation(x);
+    } catch (...) {
+    }
+    return false;
+}
+
+namespace {
+/// tracecraft.cancelled, a "cancelled" event naming what ended the span; never ERROR.
+void mark_cancelled(span& s, span_record* r, std::string_view what) {
+    r->flags |= span_flag_exception;
+    s.set_attribute("tracecraft.cancelled", true);
+    if (what.empty())
+        s.add_event("cancelled");
+    else
+        s.add_event("cancelled", {{"exception.message", what}});
+}
+} // namespace
+
+span& span::record_cancellation(std::exception_ptr e) {
+    if (!rec_) return *this;
+    std::string what;
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            what = x.what();
+        } catch (...) {
+        }
+    }
+    mark_cancelled(*this, rec_, what);
+    return *this;
+}
+
 span& span::record_exception(const std::exception& e) {
     if (!rec_) return *this;
-    if (const auto* se = dynamic_cast<const boost::system::system_error*>(&e);
-        se && se->code() == boost::asio::error::operation_aborted) {
-        rec_->flags |= span_flag_exception;
-        set_attribute("tracecraft.cancelled", true);
-        add_event("cancelled");
+    if (is_cancellation(e)) {
+        mark_cancelled(*this, rec_, e.what());
         return *this;
     }
     const std::string type = demangle(typeid(e).name());

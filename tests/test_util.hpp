@@ -18,7 +18,7 @@ namespace tc_test {
 /// An io_context with a default runtime that exports into memory.
 struct traced_env {
     explicit traced_env(tracecraft::trace_config cfg = {}) {
-        // short flush interval: io_context::run() returns once pending spans were handed over
+        // short flush interval: tests that wait on the io_context see batches exported quickly
         if (cfg.flush_interval == std::chrono::milliseconds(1000)) cfg.flush_interval = std::chrono::milliseconds(10);
         cfg.exporters.push_back(mem);
         rt = tracecraft::init(ioc, std::move(cfg));

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <boost/asio/associator.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -51,10 +52,20 @@ struct value_of<void> { using type = std::monostate; };
 template <class T>
 using value_t = typename value_of<T>::type;
 
+/// True when an agent's cancellation state has been signalled (by when_any, a parallel group,
+/// bind_cancellation_slot, a cancelled co_spawn ...): whatever exception then ends the agent's
+/// spans, they were cancelled, not failed. Read it with
+/// `co_await boost::asio::this_coro::cancellation_state` — never through a nested awaitable:
+/// once cancelled, co_await of an awaitable throws operation_aborted.
+inline bool was_cancelled(const boost::asio::cancellation_state& cs) noexcept {
+    return cs.cancelled() != boost::asio::cancellation_type::none;
+}
+
 /// Runs a concurrent child: void becomes monostate, and an escaping exception is attributed to
 /// the child's spans it unwound through (type/message, or cancellation) before propagating.
 template <class T, class Ex>
 boost::asio::awaitable<value_t<T>, Ex> as_value(boost::asio::awaitable<T, Ex> aw) {
+    std::exception_ptr failure;
     try {
         if constexpr (std::is_void_v<T>) {
             co_await std::move(aw);
@@ -63,20 +74,25 @@ boost::asio::awaitable<value_t<T>, Ex> as_value(boost::asio::awaitable<T, Ex> aw
             co_return co_await std::move(aw);
         }
     } catch (...) {
-        attribute_exception(current_context(), std::current_exception());
-        throw;
+        failure = std::current_exception();
     }
+    const boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
+    attribute_exception(current_context(), failure, was_cancelled(cs));
+    std::rethrow_exception(failure);
 }
 
 /// The same for spawned agents, keeping the result type.
 template <class T, class Ex>
 boost::asio::awaitable<T, Ex> attributed(boost::asio::awaitable<T, Ex> aw) {
+    std::exception_ptr failure;
     try {
         co_return co_await std::move(aw);
     } catch (...) {
-        attribute_exception(current_context(), std::current_exception());
-        throw;
+        failure = std::current_exception();
     }
+    const boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
+    attribute_exception(current_context(), failure, was_cancelled(cs));
+    std::rethrow_exception(failure);
 }
 
 /// Executor for a concurrent child: same inner executor, forked context.
@@ -122,17 +138,25 @@ Variant pick_winner(R& r, std::size_t winner, std::index_sequence<I...>) {
 template <class T, class Ex>
 boost::asio::awaitable<T, Ex> traced(std::string name, span_kind kind, boost::asio::awaitable<T, Ex> aw) {
     span_scope scope(name, kind);
+    std::exception_ptr failure;
     try {
         if constexpr (std::is_void_v<T>) {
             co_await std::move(aw);
+            co_return;
         } else {
             co_return co_await std::move(aw);
         }
     } catch (...) {
-        detail::attribute_exception(detail::current_context(), std::current_exception());
-        scope.record_exception(std::current_exception());
-        throw;
+        failure = std::current_exception();
     }
+    const boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
+    const bool cancelled = detail::was_cancelled(cs);
+    detail::attribute_exception(detail::current_context(), failure, cancelled);
+    if (cancelled)
+        scope.record_cancellation(failure);
+    else
+        scope.record_exception(failure);
+    std::rethrow_exception(failure);
 }
 
 template <class T, class Ex>

@@ -12,6 +12,7 @@
 // spawn to route an agent's spans to it).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -44,6 +45,21 @@ struct runtime_stats {
     std::uint64_t spans_redacted = 0;         ///< spans in which at least one value changed
     std::uint64_t redaction_failures = 0;     ///< spans fully masked because scanning failed
     std::uint64_t queue_spans = 0;            ///< currently queued (gauge)
+    std::uint64_t traces_open = 0;            ///< recorded traces not yet complete (gauge)
+    /// Functions of one agent that arrived while the agent ran on another thread and waited for
+    /// their turn (one agent never runs on two threads at once). Asio's own bookkeeping causes a
+    /// few; plain completion handlers of I/O objects made from a traced coroutine's executor, on
+    /// a multi-threaded io_context, cause more (they then run in the agent's context between two
+    /// of its resumptions). Not an error.
+    std::uint64_t context_waits = 0;
+    // Context misuse, detected in every build (each also said at warn, at most once per 10 s):
+    /// Span scopes of one context closed out of LIFO order: two coroutines share one context
+    /// (asio::co_spawn with the current coroutine's executor, Asio's awaitable_operators).
+    std::uint64_t spans_out_of_order = 0;
+    /// Spans ended outside the agent that started them (exported with tracecraft.abandoned):
+    /// a suspended coroutine destroyed with its io_context, or a coroutine that started inside a
+    /// traced one and then ran on a plain executor (asio::co_spawn from traced code).
+    std::uint64_t spans_abandoned = 0;
 };
 
 class runtime {
@@ -60,9 +76,17 @@ public:
     boost::asio::awaitable<void> async_force_flush();
     /// Stops accepting traces, drains every stage, shuts the exporters down.
     boost::asio::awaitable<void> async_shutdown();
+    /// The same after a grace period for detached work: first waits, at most `grace`, until no
+    /// recorded trace is open (every span ended and every fork — spawn, bind_context — released),
+    /// so traces of agents still running are exported instead of counted as after-shutdown.
+    boost::asio::awaitable<void> async_shutdown(std::chrono::milliseconds grace);
+    /// Completes when no recorded trace is open, or after `timeout`; true when idle. Polls on
+    /// the pipeline strand (1 ms, doubling to 20 ms); costs nothing on the hot path.
+    boost::asio::awaitable<bool> async_wait_idle(std::chrono::milliseconds timeout);
     /// Blocking convenience for main(): must not be called from a handler of the io_context.
     /// If no thread is running the io_context, runs it until the shutdown completes.
     void shutdown();
+    void shutdown(std::chrono::milliseconds grace);
     void force_flush();
 
     /// Back-pressure for producers that must not lose traces: true while `spans` more spans
@@ -85,7 +109,7 @@ public:
     [[nodiscard]] detail::runtime_core* core() const noexcept { return core_; }
 
 private:
-    void run_blocking(bool shutdown);
+    void run_blocking(boost::asio::awaitable<void> op);
     boost::asio::io_context& ioc_;
     detail::runtime_core* core_;
 };

@@ -159,10 +159,15 @@ public:
     span& set_name(std::string_view name);
 
     /// Marks the span ERROR and adds an "exception" event with exception.type and
-    /// exception.message. A cancellation (operation_aborted) is recorded as cancelled, not
-    /// as an error.
+    /// exception.message. A cancellation is recorded as cancelled (tracecraft.cancelled = true
+    /// and a "cancelled" event), not as an error: a boost::system::system_error whose code is
+    /// operation_aborted, a channel's channel_cancelled, or any code equal to
+    /// errc::operation_canceled (see is_cancellation).
     span& record_exception(const std::exception& e);
     span& record_exception(std::exception_ptr e);
+    /// Records `e` as a cancellation whatever its type: for catch sites that know the agent was
+    /// cancelled (its cancellation state says so) when the exception reached them.
+    span& record_cancellation(std::exception_ptr e);
 
     /// Raw record (library use).
     [[nodiscard]] detail::span_record* record() const noexcept { return rec_; }
@@ -178,8 +183,14 @@ protected:
     span_context ctx_{};
 
     friend span current_span() noexcept;
-    friend void detail::attribute_exception(detail::task_context*, std::exception_ptr) noexcept;
+    friend void detail::attribute_exception(detail::task_context*, std::exception_ptr, bool) noexcept;
 };
+
+/// True when `e` reports a cancelled operation rather than a failure: a
+/// boost::system::system_error with asio::error::operation_aborted, the experimental channels'
+/// channel_cancelled, or any code that compares equal to errc::operation_canceled.
+[[nodiscard]] bool is_cancellation(const std::exception& e) noexcept;
+[[nodiscard]] bool is_cancellation(std::exception_ptr e) noexcept;
 
 /// The current span of the calling agent (a non-recording handle when there is none).
 [[nodiscard]] span current_span() noexcept;
@@ -200,6 +211,8 @@ public:
 
 private:
     void start(std::string_view name, span_kind kind, const span_options* options);
+    void end_elsewhere() noexcept;      ///< the destructor runs outside the starting context
+    void end_out_of_order() noexcept;   ///< the span is not its context's current one
     detail::task_context* task_ = nullptr;
     detail::current_span_state saved_;   ///< written by start(): whole, or the fields restore_ names
     int uncaught_ = 0;

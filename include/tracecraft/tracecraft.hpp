@@ -3,6 +3,7 @@
 
 #include "tracecraft/async.hpp"
 #include "tracecraft/attribute.hpp"
+#include "tracecraft/awaitable_operators.hpp"
 #include "tracecraft/config.hpp"
 #include "tracecraft/config_loader.hpp"
 #include "tracecraft/executor.hpp"

@@ -39,6 +39,11 @@ struct current_span_state {
 
 struct task_context {
     std::atomic<std::uint32_t> refs{1};
+    /// The thread running a function in this context now (the address of that thread's slot),
+    /// null when none, `shared_owner()` for contexts many threads may enter at once (the
+    /// suppressed context). One agent's functions never run at the same time on two threads:
+    /// see context_guard.
+    std::atomic<const void*> owner{nullptr};
     current_span_state cur;
     trace_buffer* held_trace = nullptr;   ///< fork keeps its parent trace open until destroyed
     runtime_core* rt = nullptr;           ///< runtime of this agent (counted); null = default
@@ -61,6 +66,8 @@ extern __thread task_context* t_context_slot __attribute__((tls_model("initial-e
 task_context*& tls_slot() noexcept;
 /// The context spans use: the installed one, else this thread's fallback context.
 task_context* current_context() noexcept;
+/// True when `c` is the calling thread's fallback context.
+bool is_this_thread_fallback(const task_context* c) noexcept;
 
 task_context* ctx_create(runtime_core* rt) noexcept;
 /// A new context whose parent is `parent`'s current span (parent may be null or a fallback).
@@ -78,21 +85,58 @@ inline void ctx_release(task_context* c) noexcept {
     if (c && c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) ctx_destroy(c);
 }
 
-/// Applies `e` to the spans in `c->unwound` (see above) and clears the chain.
-void attribute_exception(task_context* c, std::exception_ptr e) noexcept;
+/// Applies `e` to the spans in `c->unwound` (see above) and clears the chain. `cancelled`:
+/// the agent's cancellation state said it was cancelled, whatever the exception is.
+void attribute_exception(task_context* c, std::exception_ptr e, bool cancelled = false) noexcept;
+
+/// Owner value of contexts that any number of threads may enter at once.
+inline const void* shared_owner() noexcept { return reinterpret_cast<const void*>(std::uintptr_t{1}); }
+
+/// Slow path of context_guard: `c` is running on another thread. Waits until that thread
+/// leaves, then owns `c` and returns true (counted in runtime_stats::context_waits). If this
+/// thread already runs in another context (`prev`: an inline dispatch from one agent into
+/// another), waiting could deadlock against a thread doing the opposite; then it waits at most
+/// ~1 ms and returns false: the function runs without owning `c`. Only library bookkeeping
+/// does that (a parallel group's cancellation reaching a child that is finishing).
+bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept;
 
 /// Installs a context in the thread_local slot for a scope; restores the previous one. For
 /// plain functions only (never alive across a co_await): it reads the slot inline, once per
 /// resumption of every traced coroutine.
+///
+/// It also makes the calling thread the context's owner for the scope, so that one agent's
+/// functions never run on two threads at once. A traced coroutine's resumptions never overlap,
+/// but other functions run through its executor too: Asio's bookkeeping (a parallel group's
+/// per-child completions) and plain completion handlers of I/O objects created from the
+/// coroutine's executor, which may complete on another thread of a multi-threaded io_context
+/// while the coroutine runs. Without an owner both would write the agent's current-span state at
+/// once; with it the second waits for the first to leave (a strand's guarantee, for one agent),
+/// so such a handler runs in the agent's context between two of its resumptions and its spans
+/// are children of the agent's current span. Re-entry on the owning thread (inline dispatch)
+/// nests.
 class context_guard {
 public:
-    explicit context_guard(task_context* c) noexcept : prev_(t_context_slot) { t_context_slot = c; }
-    ~context_guard() { t_context_slot = prev_; }
+    [[gnu::always_inline]] explicit context_guard(task_context* c) noexcept : prev_(t_context_slot), owned_(nullptr) {
+        t_context_slot = c;
+        if (!c) return;
+        const void* const me = &t_context_slot;
+        const void* expected = nullptr;
+        if (c->owner.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+            owned_ = c;
+        } else if (expected != me && expected != shared_owner()) [[unlikely]] {
+            if (ctx_wait_for_owner(c, prev_)) owned_ = c;
+        }
+    }
+    [[gnu::always_inline]] ~context_guard() {
+        if (owned_) owned_->owner.store(nullptr, std::memory_order_release);
+        t_context_slot = prev_;
+    }
     context_guard(const context_guard&) = delete;
     context_guard& operator=(const context_guard&) = delete;
 
 private:
     task_context* prev_;
+    task_context* owned_;
 };
 
 } // namespace tracecraft::detail

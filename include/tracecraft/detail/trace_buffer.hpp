@@ -41,8 +41,9 @@ struct trace_buffer {
     std::atomic<bool> has_error{false};
     /// Set (by the owning agent, before the fork exists) when a forked context joins the trace.
     /// Until then only one agent touches `ended` and `open`, so they are updated without atomic
-    /// read-modify-writes; afterwards every agent uses them atomically.
-    bool forked = false;
+    /// read-modify-writes; afterwards every agent uses them atomically. Atomic itself because a
+    /// later fork sets it again while spans of an earlier fork read it on other threads.
+    std::atomic<bool> forked{false};
     trace_id id;
     span_record* root = nullptr;          ///< local root (owned through `ended` once finished)
     runtime_core* rt = nullptr;           ///< holds a reference
@@ -61,6 +62,8 @@ struct trace_buffer {
 /// Creates a buffer for a new local trace inside the root's record block (no allocation of its
 /// own; the block is freed after the buffer, see trace_destroy); takes a reference on `rt`.
 trace_buffer* trace_create(runtime_core* rt, const trace_id& id, span_record* root);
+/// True once a forked context may touch the trace from another agent.
+inline bool trace_forked(const trace_buffer* t) noexcept { return t->forked.load(std::memory_order_relaxed); }
 /// One more open span / fork on this trace.
 inline void trace_open(trace_buffer* t) noexcept { t->open.fetch_add(1, std::memory_order_relaxed); }
 /// One less; completes the trace when it was the last.
