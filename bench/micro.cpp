@@ -145,14 +145,15 @@ BENCHMARK(BM_resumption_traced);
 
 /// The two above interleaved in one benchmark, 1000 resumptions of each per iteration on the
 /// same io_context: host noise (the shared VM drifts by more than the difference) hits both
-/// alike. Counter `added_ns` = traced minus plain, per resumption.
-void BM_context_slot_paired(benchmark::State& state) {
+/// alike. Counter `added_ns` = traced minus plain, per resumption. `on_strand`: coroutines on
+/// asio::make_strand(ioc), whose wrapped executor is kept in a shared box to fit any_io_executor.
+void context_slot_paired(benchmark::State& state, bool on_strand) {
     bench_env env;
     auto guard = asio::make_work_guard(env.ioc);
     double plain_ns = 0, traced_ns = 0;
     for (auto _ : state) {
-        plain_ns += resume_1000(env.ioc, false);
-        traced_ns += resume_1000(env.ioc, true);
+        plain_ns += resume_1000(env.ioc, false, on_strand);
+        traced_ns += resume_1000(env.ioc, true, on_strand);
     }
     guard.reset();
     const auto n = static_cast<double>(state.iterations()) * 1000.0;
@@ -160,24 +161,9 @@ void BM_context_slot_paired(benchmark::State& state) {
     state.counters["traced_ns"] = traced_ns / n;
     state.counters["added_ns"] = (traced_ns - plain_ns) / n;
 }
+void BM_context_slot_paired(benchmark::State& state) { context_slot_paired(state, false); }
 BENCHMARK(BM_context_slot_paired);
-
-/// The same for coroutines on a strand (asio::make_strand(ioc)): what the context slot adds for
-/// strand users, whose wrapped executor is kept in a shared box to fit any_io_executor.
-void BM_context_slot_strand_paired(benchmark::State& state) {
-    bench_env env;
-    auto guard = asio::make_work_guard(env.ioc);
-    double plain_ns = 0, traced_ns = 0;
-    for (auto _ : state) {
-        plain_ns += resume_1000(env.ioc, false, true);
-        traced_ns += resume_1000(env.ioc, true, true);
-    }
-    guard.reset();
-    const auto n = static_cast<double>(state.iterations()) * 1000.0;
-    state.counters["plain_ns"] = plain_ns / n;
-    state.counters["traced_ns"] = traced_ns / n;
-    state.counters["added_ns"] = (traced_ns - plain_ns) / n;
-}
+void BM_context_slot_strand_paired(benchmark::State& state) { context_slot_paired(state, true); }
 BENCHMARK(BM_context_slot_strand_paired);
 
 struct capture_exporter final : exporter {

@@ -28,7 +28,6 @@ using namespace detail;
 namespace {
 
 std::atomic<bool> g_warned_no_runtime{false};
-std::atomic<bool> g_warned_lifo{false};
 std::atomic<bool> g_warned_depth{false};
 
 void warn_once(std::atomic<bool>& flag, const char* msg) {

@@ -43,6 +43,20 @@ bool cancelled_attr(const span_data& s) {
     return b && *b;
 }
 
+/// Recorded as a cancellation: the attribute, no ERROR status, no error.type.
+void expect_cancelled(const span_data& s) {
+    BOOST_TEST(cancelled_attr(s), s.name << " has tracecraft.cancelled");
+    BOOST_TEST((s.status != status_code::error), s.name << " is not ERROR");
+    BOOST_TEST(std::holds_alternative<std::monostate>(s.attribute("error.type")), s.name << " has no error.type");
+}
+
+/// Spawns `aw` traced on the env's io_context, runs it to the end, returns the exported spans.
+std::vector<span_data> run_traced(tc_test::traced_env& env, asio::awaitable<void> aw) {
+    spawn(env.ioc, std::move(aw), asio::detached);
+    env.ioc.run();
+    return env.finish();
+}
+
 // (a) plain completion handler on an I/O object created from the coroutine's executor.
 asio::awaitable<void> coroutine_with_plain_handler(std::atomic<bool>* handler_done) {
     span_scope co("co", span_kind::agent);
@@ -164,10 +178,8 @@ BOOST_AUTO_TEST_CASE(plain_handler_on_the_coroutines_executor_waits_for_its_turn
 
 BOOST_AUTO_TEST_CASE(plain_co_spawn_from_traced_code_is_detected_and_the_parent_heals) {
     tc_test::traced_env env;
-    spawn(env.ioc, parent_spawning_plainly(&env.ioc), asio::detached);
-    env.ioc.run();
+    const auto spans = run_traced(env, parent_spawning_plainly(&env.ioc));
     const auto st = env.rt->stats();
-    const auto spans = env.finish();
     const auto& child = get_span(spans, "plain_child");
     const auto& root = get_span(spans, "root");
     BOOST_TEST(child.abandoned);                   // ended outside the agent that started it
@@ -179,10 +191,8 @@ BOOST_AUTO_TEST_CASE(plain_co_spawn_from_traced_code_is_detected_and_the_parent_
 BOOST_AUTO_TEST_CASE(asio_awaitable_operators_are_detected_tracecraft_operators_are_right) {
     {
         tc_test::traced_env env;
-        spawn(env.ioc, with_asio_operators(), asio::detached);
-        env.ioc.run();
+        const auto spans = run_traced(env, with_asio_operators());
         const auto st = env.rt->stats();
-        const auto spans = env.finish();
         BOOST_TEST(st.spans_out_of_order >= 1u);   // "long" closed while "short" was current
         // the wrong parent Asio's operators give: short became a child of long
         BOOST_TEST((get_span(spans, "short").parent_id == get_span(spans, "long").id));
@@ -190,10 +200,8 @@ BOOST_AUTO_TEST_CASE(asio_awaitable_operators_are_detected_tracecraft_operators_
     }
     {
         tc_test::traced_env env;
-        spawn(env.ioc, with_tracecraft_operators(), asio::detached);
-        env.ioc.run();
+        const auto spans = run_traced(env, with_tracecraft_operators());
         const auto st = env.rt->stats();
-        const auto spans = env.finish();
         BOOST_TEST(st.spans_out_of_order == 0u);
         const auto& root = get_span(spans, "root");
         BOOST_TEST(spans.size() == 5u);
@@ -204,7 +212,7 @@ BOOST_AUTO_TEST_CASE(asio_awaitable_operators_are_detected_tracecraft_operators_
         for (const auto& s : spans)
             if (s.name == "short" && cancelled_attr(s)) {
                 ++cancelled;
-                BOOST_TEST((s.status != status_code::error));
+                expect_cancelled(s);
             }
         BOOST_TEST(cancelled == 1u);
     }
@@ -212,13 +220,8 @@ BOOST_AUTO_TEST_CASE(asio_awaitable_operators_are_detected_tracecraft_operators_
 
 BOOST_AUTO_TEST_CASE(channel_waiter_cancelled_by_when_any_is_not_an_error) {
     tc_test::traced_env env;
-    spawn(env.ioc, run_with_channel_loser(), asio::detached);
-    env.ioc.run();
-    const auto spans = env.finish();
-    const auto& w = get_span(spans, "channel_waiter");
-    BOOST_TEST(cancelled_attr(w));
-    BOOST_TEST((w.status != status_code::error));
-    BOOST_TEST(std::holds_alternative<std::monostate>(w.attribute("error.type")));
+    const auto spans = run_traced(env, run_with_channel_loser());
+    expect_cancelled(get_span(spans, "channel_waiter"));
     const auto& run = get_span(spans, "run");
     BOOST_TEST((run.status != status_code::error));
     const auto* errors = std::get_if<std::int64_t>(&run.attribute("tracecraft.run.error_count"));
@@ -238,11 +241,7 @@ BOOST_AUTO_TEST_CASE(channel_waiter_cancelled_through_bind_cancellation_slot) {
     env.ioc.run();
     BOOST_TEST(static_cast<bool>(seen));   // the exception still reaches the caller unchanged
     const auto spans = env.finish();
-    for (const char* name : {"waiting", "channel_waiter"}) {
-        const auto& s = get_span(spans, name);
-        BOOST_TEST(cancelled_attr(s), name);
-        BOOST_TEST((s.status != status_code::error), name);
-    }
+    for (const char* name : {"waiting", "channel_waiter"}) expect_cancelled(get_span(spans, name));
 }
 
 BOOST_AUTO_TEST_CASE(cancellation_state_decides_whatever_the_exception) {
@@ -260,12 +259,8 @@ BOOST_AUTO_TEST_CASE(cancellation_state_decides_whatever_the_exception) {
         span_scope root("root");
         co_await when_any(converts(), quick_winner());
     };
-    spawn(env.ioc, body(), asio::detached);
-    env.ioc.run();
-    const auto spans = env.finish();
-    const auto& c = get_span(spans, "converts");
-    BOOST_TEST(cancelled_attr(c));
-    BOOST_TEST((c.status != status_code::error));
+    const auto spans = run_traced(env, body());
+    expect_cancelled(get_span(spans, "converts"));
     BOOST_TEST(is_cancellation(std::make_exception_ptr(
         boost::system::system_error(asio::experimental::error::channel_cancelled))));
     BOOST_TEST(!is_cancellation(std::make_exception_ptr(std::runtime_error("x"))));

@@ -11,10 +11,11 @@
 //   timer.async_wait(tracecraft::bind_context(callback));                  // plain callbacks
 //
 // Do not use asio::co_spawn with the current coroutine's executor, or Asio's
-// experimental::awaitable_operators, for concurrent traced work: they share one context cell
-// between agents (context-design §6.6) and the debug checks will report LIFO violations.
+// experimental::awaitable_operators, for concurrent traced work: they share one context
+// between agents (spans_out_of_order counts it; docs/context.md §4). tracecraft::spawn,
+// when_all, when_any and tracecraft::awaitable_operators fork it instead.
 //
-// GCC 12 rule (context-design §8): no capturing lambdas and no braced temporaries inside a
+// GCC 12 rule (GCC PR 100611, docs/context.md §7): no capturing lambdas and no braced temporaries inside a
 // co_await expression — build them as named locals first.
 #pragma once
 

@@ -10,7 +10,7 @@
 // construction within one agent (they are plain locals, so this holds naturally).
 //
 // GCC 12 note: never build span_options with a braced temporary inside a co_await expression;
-// declare it as a named local first (context-design §8).
+// declare it as a named local first (GCC PR 100611, docs/context.md §7).
 #pragma once
 
 #include <concepts>

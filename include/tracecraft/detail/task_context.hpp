@@ -1,6 +1,6 @@
 // TraceCraft C++ — the per-agent context cell (internal).
 //
-// Design (see shared/design/context-design.md §6): each asynchronous agent (one co_spawn /
+// Design (docs/context.md): each asynchronous agent (one co_spawn /
 // tracecraft::spawn) owns a task_context. A tracecraft::executor carries a counted pointer to
 // it and installs it in a thread_local slot around every function it executes, so every
 // resumption of the coroutine — after a timer, socket op, channel, strand hop or thread switch —
@@ -58,11 +58,11 @@ struct task_context {
 
 /// The thread_local slot itself. Only non-coroutine code may touch it directly (context_guard
 /// below): a coroutine body must go through the out-of-line functions, or the compiler may keep
-/// the slot's address across a suspension that resumes on another thread (context-design §8).
+/// the slot's address across a suspension that resumes on another thread (docs/context.md §7).
 /// GNU __thread (no C++ TLS wrapper call); defined in lib/context.cpp.
 extern __thread task_context* t_context_slot __attribute__((tls_model("initial-exec")));
 
-/// The thread_local slot (out of line on purpose: see context-design §8, Clang TLS caching).
+/// The thread_local slot (out of line on purpose: docs/context.md §7, TLS addresses kept across a suspension).
 task_context*& tls_slot() noexcept;
 /// The context spans use: the installed one, else this thread's fallback context.
 task_context* current_context() noexcept;
@@ -116,7 +116,7 @@ bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept;
 /// nests.
 class context_guard {
 public:
-    [[gnu::always_inline]] explicit context_guard(task_context* c) noexcept : prev_(t_context_slot), owned_(nullptr) {
+    explicit context_guard(task_context* c) noexcept : prev_(t_context_slot), owned_(nullptr) {
         t_context_slot = c;
         if (!c) return;
         const void* const me = &t_context_slot;
@@ -127,7 +127,7 @@ public:
             if (ctx_wait_for_owner(c, prev_)) owned_ = c;
         }
     }
-    [[gnu::always_inline]] ~context_guard() {
+    ~context_guard() {
         if (owned_) owned_->owner.store(nullptr, std::memory_order_release);
         t_context_slot = prev_;
     }
