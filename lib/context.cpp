@@ -65,14 +65,22 @@ bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept {
     // Holding another agent's context while waiting for this one could deadlock (the other
     // thread may hold this one and wait for ours): bound the wait then.
     const bool nested = prev && prev != c && prev->owner.load(std::memory_order_relaxed) == me;
+    // A newcomer that found others already waiting lets them go first (it yields before it
+    // competes); the first waiter spins hot. Not strictly FIFO, but no tight loop of one
+    // agent's resumptions can keep a waiting handler out for long.
+    const bool queued_behind = c->waiters.fetch_add(1, std::memory_order_relaxed) != 0;
     const auto start = std::chrono::steady_clock::now();
+    bool acquired = false;
     for (unsigned spins = 0;; ++spins) {
+        if (queued_behind && spins < 4) {
+            std::this_thread::yield();
+            continue;
+        }
         const void* expected = nullptr;
         if (c->owner.load(std::memory_order_relaxed) == nullptr &&
             c->owner.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
-            if (runtime_core* rt = c->rt ? c->rt : default_core())
-                rt->stats.context_waits.fetch_add(1, std::memory_order_relaxed);
-            return true;
+            acquired = true;
+            break;
         }
         if (spins < 128) {
             cpu_relax();
@@ -81,10 +89,15 @@ bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept {
         if (nested && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) {
             logger()->debug("a handler entered a busy agent context from inside another one without waiting "
                             "(bounded wait to avoid a lock-order deadlock)");
-            return false;
+            break;
         }
         std::this_thread::yield();
     }
+    c->waiters.fetch_sub(1, std::memory_order_relaxed);
+    if (acquired)
+        if (runtime_core* rt = c->rt ? c->rt : default_core())
+            rt->stats.context_waits.fetch_add(1, std::memory_order_relaxed);
+    return acquired;
 }
 
 task_context* current_context() noexcept {

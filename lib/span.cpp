@@ -407,14 +407,15 @@ span_scope::~span_scope() {
     if (home) {
         if (was_root) {
             c->unwound = nullptr;   // closing the root may complete (and free) the trace
-        } else if (unwinding && !(t->root->flags & span_flag_ended)) {
-            // the open root keeps `r` alive until the catch site reads the chain
+        } else if (unwinding) {
+            // an open root or this fork's hold on the trace keeps `r` alive until the catch site
+            // reads the chain
             r->next_unwound = c->unwound;
             c->unwound = r;
         }
     }
     push_ended(t, r);   // after this, `r` may be read by the completing thread
-    release_trace(t);
+    if (release_trace(t) && home) c->unwound = nullptr;   // completed here (a root outlived): `r` is gone
 }
 
 void span_scope::end_elsewhere() noexcept {

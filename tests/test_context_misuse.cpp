@@ -69,8 +69,9 @@ asio::awaitable<void> coroutine_with_plain_handler(std::atomic<bool>* handler_do
         handler_done->store(true);
     };
     timer->async_wait(handler);   // no bind_context: the pattern users write
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(80);
-    while (std::chrono::steady_clock::now() < until) {
+    // resume in a tight loop until the handler has run (it must get its turn), at most 5 s
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!handler_done->load() && std::chrono::steady_clock::now() < until) {
         co_await asio::post(ex, asio::use_awaitable);   // resumptions arrive on any of 4 threads
         expect_current(me);
         span_scope inner("inner", span_kind::workflow);
@@ -136,14 +137,20 @@ asio::awaitable<void> run_with_channel_loser() {
     co_await when_any(channel_waiter(ch), quick_winner());
 }
 
-asio::awaitable<void> late_worker() {
-    co_await sleep_ms(30);
+/// Detached work that waits for `gate` (cancelled by the test) or 30 ms when there is none.
+asio::awaitable<void> late_worker(std::shared_ptr<asio::steady_timer> gate) {
+    if (gate) {
+        boost::system::error_code ec;
+        co_await gate->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+        co_await sleep_ms(30);
+    }
     span_scope s("late_work", span_kind::tool);
 }
 
-asio::awaitable<void> spawns_detached_work() {
+asio::awaitable<void> spawns_detached_work(std::shared_ptr<asio::steady_timer> gate) {
     span_scope root("request", span_kind::agent);
-    spawn(co_await asio::this_coro::executor, late_worker(), asio::detached);
+    spawn(co_await asio::this_coro::executor, late_worker(std::move(gate)), asio::detached);
 }
 
 asio::awaitable<void> stuck_worker() {
@@ -269,16 +276,18 @@ BOOST_AUTO_TEST_CASE(cancellation_state_decides_whatever_the_exception) {
 BOOST_AUTO_TEST_CASE(shutdown_grace_waits_for_detached_forks) {
     {   // without grace: the detached worker's trace finishes after shutdown and is counted
         tc_test::traced_env env;
-        spawn(env.ioc, spawns_detached_work(), asio::detached);
+        auto gate = std::make_shared<asio::steady_timer>(env.ioc, std::chrono::hours(1));
+        spawn(env.ioc, spawns_detached_work(gate), asio::detached);
         env.ioc.poll();
         env.rt->shutdown();
+        gate->cancel();   // the worker goes on only now
         env.ioc.run();
         BOOST_TEST(env.rt->stats().traces_after_shutdown == 1u);
         BOOST_TEST(!find_span(env.mem->take(), "late_work"));
     }
     {   // with grace: shutdown runs the io_context until the fork released the trace
         tc_test::traced_env env;
-        spawn(env.ioc, spawns_detached_work(), asio::detached);
+        spawn(env.ioc, spawns_detached_work(nullptr), asio::detached);
         env.ioc.poll();
         BOOST_TEST(env.rt->stats().traces_open == 1u);
         env.rt->shutdown(std::chrono::seconds(5));

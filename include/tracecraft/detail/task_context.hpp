@@ -44,6 +44,10 @@ struct task_context {
     /// suppressed context). One agent's functions never run at the same time on two threads:
     /// see context_guard.
     std::atomic<const void*> owner{nullptr};
+    /// Threads waiting for `owner` (ctx_wait_for_owner). While there are any, a newcomer does not
+    /// take the context on its fast path but queues behind them, so a coroutine resumed in a
+    /// tight loop cannot starve a waiting handler.
+    std::atomic<std::uint32_t> waiters{0};
     current_span_state cur;
     trace_buffer* held_trace = nullptr;   ///< fork keeps its parent trace open until destroyed
     runtime_core* rt = nullptr;           ///< runtime of this agent (counted); null = default
@@ -121,9 +125,13 @@ public:
         if (!c) return;
         const void* const me = &t_context_slot;
         const void* expected = nullptr;
-        if (c->owner.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+        if (c->waiters.load(std::memory_order_relaxed) == 0 &&
+            c->owner.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
             owned_ = c;
-        } else if (expected != me && expected != shared_owner()) [[unlikely]] {
+            return;
+        }
+        if (!expected) expected = c->owner.load(std::memory_order_relaxed);   // others are waiting
+        if (expected != me && expected != shared_owner()) [[unlikely]] {
             if (ctx_wait_for_owner(c, prev_)) owned_ = c;
         }
     }
