@@ -1,7 +1,7 @@
-// TraceCraft C++ — runtime configuration (the seed's TraceCraftConfig, SamplingConfig, ...).
+// TraceCraft C++ — runtime configuration (the Python SDK's TraceCraftConfig, SamplingConfig, ...).
 //
 // Every field has a documented default; validate() throws config_error naming the field when
-// a value is out of range. Defaults follow the seed guide: sampling rate 1.0,
+// a value is out of range. Defaults follow the Python SDK: sampling rate 1.0,
 // always_keep_errors true, always_keep_slow false, slow_threshold_ms 5000, ProcessorOrder
 // SAFETY, max_step_depth 100.
 #pragma once
@@ -33,7 +33,7 @@ private:
     std::string field_;
 };
 
-/// A tail-sampling rule (the seed's SamplingRule). All set conditions must hold; rules are
+/// A tail-sampling rule (the Python SDK's SamplingRule). All set conditions must hold; rules are
 /// tried in order and the first that matches decides, whether it keeps or drops.
 struct sampling_rule {
     std::string name;                     ///< required, used in sample reasons
@@ -44,7 +44,7 @@ struct sampling_rule {
     std::optional<double> min_duration_ms;
 };
 
-/// The seed's SamplingConfig.
+/// The Python SDK's SamplingConfig.
 struct sampling_config {
     double rate = 1.0;                    ///< default keep rate, 0.0..1.0
     bool always_keep_errors = true;
@@ -53,7 +53,7 @@ struct sampling_config {
     std::vector<sampling_rule> rules;
 };
 
-/// The seed's ProcessorOrder.
+/// The Python SDK's ProcessorOrder.
 /// Where enrichment (LLM cost from trace_config::prices, run totals of tokens, cost and errors
 /// on the root span) runs relative to the tail sampler. Redaction always runs on the pipeline
 /// strand and only on kept traces (scanning a trace that is then dropped protects nothing).
@@ -67,7 +67,7 @@ enum class overflow_policy {
     discard_new,     ///< drop the newly finished trace and count it (default; never blocks)
 };
 
-/// The seed's TraceCraftConfig.
+/// The Python SDK's TraceCraftConfig.
 struct trace_config {
     std::string service_name = "tracecraft";
     std::string environment = "development";

@@ -27,7 +27,7 @@ namespace tracecraft {
 
 enum class redaction_mode { mask, hash, remove };
 
-/// A custom rule (the seed's RedactionRule). `pattern` uses Hyperscan's PCRE subset and must
+/// A custom rule (the Python SDK's RedactionRule). `pattern` uses Hyperscan's PCRE subset and must
 /// support start-of-match reporting; `field_paths` replace whole values by key or dotted path
 /// ("api_key", "inputs.api_key", "attributes.credentials.api_key").
 struct redaction_rule {
@@ -37,7 +37,7 @@ struct redaction_rule {
     std::optional<std::string> replacement;   ///< overrides the mode for this rule's matches
 };
 
-/// The seed's RedactionConfig.
+/// The Python SDK's RedactionConfig.
 struct redaction_config {
     bool enabled = true;
     redaction_mode mode = redaction_mode::mask;

@@ -70,9 +70,9 @@ struct span_options {
     std::string tracestate;
     /// Start a new trace even if a span is current.
     bool new_trace = false;
-    /// When false, set_input() is ignored for this span (the seed's capture_inputs=False).
+    /// When false, set_input() is ignored for this span (the Python SDK's capture_inputs=False).
     bool capture_inputs = true;
-    /// Input names whose values are replaced by "[EXCLUDED]" (the seed's exclude_inputs).
+    /// Input names whose values are replaced by "[EXCLUDED]" (the Python SDK's exclude_inputs).
     std::vector<std::string> exclude_inputs;
     /// Links to other spans (e.g. the request that scheduled this background work).
     std::vector<span_context> links;
@@ -129,13 +129,13 @@ public:
         return set_attribute(key, std::span<const std::string_view>(values.begin(), values.size()));
     }
 
-    /// Records an input (the seed's step.inputs). Honours capture_inputs / exclude_inputs.
+    /// Records an input (the Python SDK's step.inputs). Honours capture_inputs / exclude_inputs.
     template <class V>
     span& set_input(std::string_view name, const V& value) {
         if (rec_) set_input_impl(name, attribute_arg(value));
         return *this;
     }
-    /// Records an output (the seed's step.outputs).
+    /// Records an output (the Python SDK's step.outputs).
     template <class V>
     span& set_output(std::string_view name, const V& value) {
         if (rec_) set_output_impl(name, attribute_arg(value));
@@ -221,7 +221,7 @@ private:
     enum class restore : std::uint8_t { all, depth, child } restore_ = restore::all;
 };
 
-/// Run-level fields (the seed's AgentRun) carried on the trace's root span.
+/// Run-level fields (the Python SDK's AgentRun) carried on the trace's root span.
 struct run_options {
     std::string description;
     std::string session_id;
@@ -243,7 +243,7 @@ public:
     explicit run_scope(std::string_view name);
     run_scope(std::string_view name, const run_options& options);
 
-    /// The run's output (the seed's AgentRun.output).
+    /// The run's output (the Python SDK's AgentRun.output).
     run_scope& set_run_output(std::string_view output);
 };
 

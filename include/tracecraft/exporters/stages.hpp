@@ -1,4 +1,4 @@
-// TraceCraft C++ — export stages: exporters that wrap exporters (the seed guide's names).
+// TraceCraft C++ — export stages: exporters that wrap exporters (the Python SDK's names).
 //
 //   auto otlp  = std::make_shared<my_exporter>();
 //   auto batch = std::make_shared<tracecraft::async_batch_exporter>(otlp, batch_options{});
@@ -41,7 +41,7 @@ namespace detail {
 struct stage_state;
 }
 
-/// The seed's AsyncBatchExporter: buffers traces and hands real batches (one inner call per
+/// The Python SDK's AsyncBatchExporter: buffers traces and hands real batches (one inner call per
 /// batch) to `inner` when `batch_size` traces are queued or `flush_interval` has passed since
 /// the oldest queued trace. Returns to the pipeline at once: the inner export never delays it.
 class async_batch_exporter final : public exporter {
@@ -74,7 +74,7 @@ private:
     std::shared_ptr<detail::stage_state> st_;
 };
 
-/// The seed's AsyncExporter: exports traces one by one with `num_workers` concurrent export
+/// The Python SDK's AsyncExporter: exports traces one by one with `num_workers` concurrent export
 /// coroutines (not threads) pulling from a bounded queue.
 class async_exporter final : public exporter {
 public:
@@ -104,7 +104,7 @@ private:
     std::shared_ptr<detail::stage_state> st_;
 };
 
-/// The seed's RateLimitedExporter: a token bucket of `rate` traces per second with `burst`
+/// The Python SDK's RateLimitedExporter: a token bucket of `rate` traces per second with `burst`
 /// capacity (starts full). Non-blocking: traces beyond the available tokens are dropped and
 /// counted (dropped_count()). Blocking: the export awaits a timer until tokens are available —
 /// it never sleeps a thread.
@@ -126,7 +126,7 @@ private:
     std::shared_ptr<detail::stage_state> st_;
 };
 
-/// The seed's RetryingExporter: retries an inner export that failed with `retryable` set, up to
+/// The Python SDK's RetryingExporter: retries an inner export that failed with `retryable` set, up to
 /// `max_retries` times, waiting min(base × 2^(n-1), max) × uniform(0.5, 1.0) before retry n
 /// (exponential backoff with jitter, on a timer). Non-retryable failures return at once.
 class retrying_exporter final : public exporter {
