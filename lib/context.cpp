@@ -1,5 +1,4 @@
 // Per-agent context cells, the thread_local slot, and executor rebinding.
-#include <chrono>
 #include <thread>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -60,17 +59,11 @@ inline void cpu_relax() noexcept {
 }
 } // namespace
 
-bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept {
+namespace {
+/// Spins (politely) until `c` has no owner and takes it. `queued_behind`: others were waiting
+/// first; let them go first.
+void acquire_slow(task_context* c, bool queued_behind) noexcept {
     const void* const me = &t_context_slot;
-    // Holding another agent's context while waiting for this one could deadlock (the other
-    // thread may hold this one and wait for ours): bound the wait then.
-    const bool nested = prev && prev != c && prev->owner.load(std::memory_order_relaxed) == me;
-    // A newcomer that found others already waiting lets them go first (it yields before it
-    // competes); the first waiter spins hot. Not strictly FIFO, but no tight loop of one
-    // agent's resumptions can keep a waiting handler out for long.
-    const bool queued_behind = c->waiters.fetch_add(1, std::memory_order_relaxed) != 0;
-    const auto start = std::chrono::steady_clock::now();
-    bool acquired = false;
     for (unsigned spins = 0;; ++spins) {
         if (queued_behind && spins < 4) {
             std::this_thread::yield();
@@ -78,26 +71,41 @@ bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept {
         }
         const void* expected = nullptr;
         if (c->owner.load(std::memory_order_relaxed) == nullptr &&
-            c->owner.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
-            acquired = true;
-            break;
-        }
-        if (spins < 128) {
+            c->owner.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed))
+            return;
+        if (spins < 128)
             cpu_relax();
-            continue;
-        }
-        if (nested && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1)) {
-            logger()->debug("a handler entered a busy agent context from inside another one without waiting "
-                            "(bounded wait to avoid a lock-order deadlock)");
-            break;
-        }
-        std::this_thread::yield();
+        else
+            std::this_thread::yield();
     }
+}
+} // namespace
+
+bool ctx_wait_for_owner(task_context* c, task_context* prev) noexcept {
+    const void* const me = &t_context_slot;
+    // Never wait while holding a context: give up the one this call is nested in (its function
+    // is on our stack and goes on only after this one returns; ctx_reenter takes it back).
+    const bool give_up_prev = prev && prev != c && prev->owner.load(std::memory_order_relaxed) == me;
+    if (give_up_prev) prev->owner.store(nullptr, std::memory_order_release);
+    // A newcomer that found others already waiting lets them go first (it yields before it
+    // competes); the first waiter spins hot. Not strictly FIFO, but no tight loop of one
+    // agent's resumptions can keep a waiting handler out for long.
+    const bool queued_behind = c->waiters.fetch_add(1, std::memory_order_relaxed) != 0;
+    acquire_slow(c, queued_behind);
     c->waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (acquired)
-        if (runtime_core* rt = c->rt ? c->rt : default_core())
-            rt->stats.context_waits.fetch_add(1, std::memory_order_relaxed);
-    return acquired;
+    if (runtime_core* rt = c->rt ? c->rt : default_core())
+        rt->stats.context_waits.fetch_add(1, std::memory_order_relaxed);
+    return give_up_prev;
+}
+
+void ctx_reenter(task_context* c) noexcept {
+    const void* expected = nullptr;
+    if (c->owner.compare_exchange_strong(expected, &t_context_slot, std::memory_order_acquire,
+                                         std::memory_order_relaxed))
+        return;
+    const bool queued_behind = c->waiters.fetch_add(1, std::memory_order_relaxed) != 0;
+    acquire_slow(c, queued_behind);
+    c->waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 
 task_context* current_context() noexcept {

@@ -96,13 +96,15 @@ void attribute_exception(task_context* c, std::exception_ptr e, bool cancelled =
 /// Owner value of contexts that any number of threads may enter at once.
 inline const void* shared_owner() noexcept { return reinterpret_cast<const void*>(std::uintptr_t{1}); }
 
-/// Slow path of context_guard: `c` is running on another thread. Waits until that thread
-/// leaves, then owns `c` and returns true (counted in runtime_stats::context_waits). If this
-/// thread already runs in another context (`prev`: an inline dispatch from one agent into
-/// another), waiting could deadlock against a thread doing the opposite; then it waits at most
-/// ~1 ms and returns false: the function runs without owning `c`. Only library bookkeeping
-/// does that (a parallel group's cancellation reaching a child that is finishing).
-bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept;
+/// Slow path of context_guard: `c` is running on another thread; waits until it is free and
+/// owns it (counted in runtime_stats::context_waits). If this thread already owns the context
+/// it is nested in (`prev`: an inline dispatch from one agent into another), it gives `prev` up
+/// while it waits, so that no thread ever waits while holding a context — two threads waiting
+/// for each other's context (a lock-order deadlock) cannot happen. Returns true when `prev` was
+/// given up: the guard takes it back when it ends (ctx_reenter).
+bool ctx_wait_for_owner(task_context* c, task_context* prev) noexcept;
+/// Waits (holding no context) until `c` is free again and owns it.
+void ctx_reenter(task_context* c) noexcept;
 
 /// Installs a context in the thread_local slot for a scope; restores the previous one. For
 /// plain functions only (never alive across a co_await): it reads the slot inline, once per
@@ -120,7 +122,7 @@ bool ctx_wait_for_owner(task_context* c, const task_context* prev) noexcept;
 /// nests.
 class context_guard {
 public:
-    explicit context_guard(task_context* c) noexcept : prev_(t_context_slot), owned_(nullptr) {
+    explicit context_guard(task_context* c) noexcept : prev_(t_context_slot), owned_(nullptr), gave_up_prev_(false) {
         t_context_slot = c;
         if (!c) return;
         const void* const me = &t_context_slot;
@@ -132,11 +134,15 @@ public:
         }
         if (!expected) expected = c->owner.load(std::memory_order_relaxed);   // others are waiting
         if (expected != me && expected != shared_owner()) [[unlikely]] {
-            if (ctx_wait_for_owner(c, prev_)) owned_ = c;
+            gave_up_prev_ = ctx_wait_for_owner(c, prev_);
+            owned_ = c;
         }
     }
     ~context_guard() {
-        if (owned_) owned_->owner.store(nullptr, std::memory_order_release);
+        if (owned_) {
+            owned_->owner.store(nullptr, std::memory_order_release);
+            if (gave_up_prev_) [[unlikely]] ctx_reenter(prev_);
+        }
         t_context_slot = prev_;
     }
     context_guard(const context_guard&) = delete;
@@ -145,6 +151,7 @@ public:
 private:
     task_context* prev_;
     task_context* owned_;
+    bool gave_up_prev_;
 };
 
 } // namespace tracecraft::detail
