@@ -62,6 +62,13 @@ inline bool was_cancelled(const boost::asio::cancellation_state& cs) noexcept {
     return cs.cancelled() != boost::asio::cancellation_type::none;
 }
 
+/// Attributes `failure` to the spans the agent unwound through (a cancellation when `cs` says
+/// the agent was cancelled), then rethrows it unchanged.
+[[noreturn]] inline void rethrow_attributed(std::exception_ptr failure, const boost::asio::cancellation_state& cs) {
+    attribute_exception(current_context(), failure, was_cancelled(cs));
+    std::rethrow_exception(failure);
+}
+
 /// Runs a concurrent child: void becomes monostate, and an escaping exception is attributed to
 /// the child's spans it unwound through (type/message, or cancellation) before propagating.
 template <class T, class Ex>
@@ -78,8 +85,7 @@ boost::asio::awaitable<value_t<T>, Ex> as_value(boost::asio::awaitable<T, Ex> aw
         failure = std::current_exception();
     }
     const boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
-    attribute_exception(current_context(), failure, was_cancelled(cs));
-    std::rethrow_exception(failure);
+    rethrow_attributed(failure, cs);
 }
 
 /// The same for spawned agents, keeping the result type.
@@ -92,8 +98,7 @@ boost::asio::awaitable<T, Ex> attributed(boost::asio::awaitable<T, Ex> aw) {
         failure = std::current_exception();
     }
     const boost::asio::cancellation_state cs = co_await boost::asio::this_coro::cancellation_state;
-    attribute_exception(current_context(), failure, was_cancelled(cs));
-    std::rethrow_exception(failure);
+    rethrow_attributed(failure, cs);
 }
 
 /// Executor for a concurrent child: same inner executor, forked context.
