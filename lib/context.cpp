@@ -6,13 +6,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include <spdlog/spdlog.h>
-
 #include "runtime_core.hpp"
 #include "tracecraft/detail/task_context.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/executor.hpp"
-#include "tracecraft/log.hpp"
 #include "tracecraft/runtime.hpp"
 
 namespace tracecraft::detail {
@@ -57,9 +54,7 @@ inline void cpu_relax() noexcept {
     asm volatile("yield");
 #endif
 }
-} // namespace
 
-namespace {
 /// Spins (politely) until `c` has no owner and takes it. `queued_behind`: others were waiting
 /// first; let them go first.
 void acquire_slow(task_context* c, bool queued_behind) noexcept {
