@@ -8,7 +8,7 @@
 #include <boost/asio.hpp>
 
 #include "tracecraft/exporters/memory.hpp"
-#include "tracecraft/otlp/protobuf.hpp"
+#include "export/otlp/protobuf_encoder.hpp"   // library-internal: sliced and reused-buffer encoding
 #include "tracecraft/redaction.hpp"
 #include "w1_workload.hpp"
 

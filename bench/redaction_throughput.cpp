@@ -1,4 +1,4 @@
-// W4 of shared/reference/workloads.md: redaction throughput on one core, recall and precision.
+// W4 (README, Performance): redaction throughput on one core, recall and precision.
 //
 //   redaction_throughput [megabytes] [passes]   (defaults 64, 5: the corpus is redacted `passes` times)
 //

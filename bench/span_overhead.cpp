@@ -1,4 +1,4 @@
-// W1 / W2 of shared/reference/workloads.md: per-span overhead through the public API.
+// W1 / W2 (README, Performance): per-span overhead through the public API.
 //
 //   span_overhead <mode> [runs]    mode: w1 | w2 | w2e | baseline | resume | resume_traced
 //     w1        everything kept, batch 512, queue 2048, null exporter

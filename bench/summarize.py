@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Medians of bench/run.sh's raw JSON lines -> latest.json and a Markdown table with the peer
-figures of shared/reference/peer-figures.md (same machine type, same workloads) as ratios."""
+figures (the OpenTelemetry JS SDK and the Python SDK measured with the same workloads on the
+same machine type, README, Performance) as ratios."""
 import json, platform, statistics, subprocess, sys, datetime
 
 raw_path, micro_path, json_out, md_out = sys.argv[1:5]
@@ -13,7 +14,7 @@ def med(rs, field):
     vals = [r[field] for r in rs if field in r]
     return statistics.median(vals) if vals else None
 
-PEERS = {  # shared/reference/peer-figures.md (medians of 7 runs on this machine type)
+PEERS = {  # the peers' figures (medians of 7 runs on this machine type)
     "w1_ns": {"opentelemetry-cpp": 2135, "otel-js": 1561},
     "w2_ns": {"opentelemetry-cpp": 127, "otel-js": 773},
     "w3_pb_per_s": {"opentelemetry-cpp": 67.6e3, "otel-js": 160.6e3},

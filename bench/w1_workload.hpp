@@ -1,4 +1,4 @@
-// The W1 agent run of shared/reference/workloads.md, shared by the bench programs: a root AGENT
+// The W1 agent run (README, Performance), shared by the bench programs: a root AGENT
 // span with llm, tool and retrieval children one after another, each with 4 string attributes
 // of ~40 bytes and 2 integers, through the public API (context slot, not explicit parents).
 #pragma once

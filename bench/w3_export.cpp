@@ -1,5 +1,5 @@
-// W3 of shared/reference/workloads.md: W1 exported over OTLP/HTTP to a sink on 127.0.0.1
-// (nginx answering 200, see bench/run.sh and shared/reference/sink-nginx.conf).
+// W3 (README, Performance): W1 exported over OTLP/HTTP to a sink on 127.0.0.1
+// (nginx answering 200, see bench/run.sh and bench/sink-nginx.conf).
 //
 //   w3_export <protobuf|json> <unthrottled|backpressure> [runs] [endpoint]
 //

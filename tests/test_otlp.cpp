@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 
 #include "tracecraft/otlp/json.hpp"
-#include "tracecraft/otlp/protobuf.hpp"
+#include "export/otlp/protobuf_encoder.hpp"   // library-internal: sliced and reused-buffer encoding
 #include "tracecraft/otlp/semconv.hpp"
 
 using namespace tracecraft;

@@ -2,14 +2,10 @@
 #include <map>
 #include <thread>
 
+#include "pipeline/runtime_core.hpp"   // library-internal: the 56-bit rate rule
 #include "test_util.hpp"
 
 using namespace tracecraft;
-
-namespace tracecraft::detail {
-std::uint64_t rate_to_threshold(double rate) noexcept;
-bool rate_keep(const trace_id& t, std::uint64_t threshold) noexcept;
-} // namespace tracecraft::detail
 
 namespace {
 struct reasons_holder {

@@ -246,4 +246,31 @@ BOOST_AUTO_TEST_CASE(invalid_stage_options_name_the_field) {
     BOOST_CHECK_THROW(async_exporter(nullptr), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(every_stage_shares_the_export_stage_lifecycle) {
+    // start, flush, shutdown, counters and health come from export_stage for all four stages
+    auto make = [](int i, const exporter_ptr& inner) -> std::shared_ptr<export_stage> {
+        switch (i) {
+            case 0: return std::make_shared<async_batch_exporter>(inner);
+            case 1: return std::make_shared<async_exporter>(inner);
+            case 2: return std::make_shared<rate_limited_exporter>(inner, 1e6, 1e6, true);
+            default: return std::make_shared<retrying_exporter>(inner);
+        }
+    };
+    for (int i = 0; i < 4; ++i) {
+        auto inner = std::make_shared<recording_exporter>();
+        std::shared_ptr<export_stage> stage = make(i, inner);
+        BOOST_TEST(stage->inner() == inner);
+        BOOST_TEST(stage->is_healthy());
+        const auto rs = run_through(stage, 12);
+        BOOST_TEST(inner->starts == 1u);
+        BOOST_TEST(inner->shutdowns == 1u);
+        BOOST_TEST(inner->traces == 12u);
+        BOOST_TEST(stage->get_stats().exported_traces == 12u);
+        BOOST_TEST(stage->queue_size() == 0u);
+        BOOST_TEST(stage->pending_count() == 0u);
+        BOOST_TEST(!stage->is_healthy());   // shut down
+        BOOST_TEST(rs.spans_exported == 12u);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -43,7 +43,7 @@ for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:14318/v1/tr
 ./build/bench/w3_export protobuf backpressure 2000
 ./build/bench/w3_export json unthrottled 2000
 kill $sink_pid; wait $sink_pid 2> /dev/null || true; rm -rf "$sink"
-for ex in agent_demo redaction_demo export_stages distributed_trace; do
+for ex in agent_demo redaction_demo export_stages distributed_trace custom_processors; do
   ./build/examples/$ex > /dev/null
 done
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet > /dev/null

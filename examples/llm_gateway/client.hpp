@@ -1,5 +1,5 @@
 // A small Beast client for the gateway: used by the demo mode, the end-to-end tests and the
-// W5 load generator. One keep-alive connection per client object.
+// Load generator for the gateway benchmark and tests. One keep-alive connection per client object.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // A mock upstream LLM speaking the OpenAI chat-completions format, for the gateway example,
-// its tests and the W5 benchmark. POST /v1/chat/completions answers after `delay` with a
+// its tests and the gateway benchmark. POST /v1/chat/completions answers after `delay` with a
 // deterministic text and real `usage`; with "stream": true it sends server-sent events
 // (chunks `chunk_delay` apart, a usage chunk, then [DONE]).
 //

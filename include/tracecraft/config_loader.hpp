@@ -11,7 +11,7 @@
 //                   "rules": [ { "name": "payments", "rate": 1.0, "match_names": ["pay"],
 //                                "match_tags": ["vip"], "match_error": false,
 //                                "min_duration_ms": 100 } ] },
-//     "processor_order": "safety" | "efficiency",
+//     "processor_order": "safety" | "efficiency",   (sets processors to that ready-made list)
 //     "max_step_depth": 100, "max_queue_spans": 2048, "batch_size": 512,
 //     "flush_interval_ms": 1000, "max_attributes_per_span": 128,
 //     "max_attribute_value_length": 0 }
@@ -22,7 +22,7 @@
 //   TRACECRAFT_SAMPLING_RATE           0..1
 //   TRACECRAFT_SAMPLING_KEEP_ERRORS    true/false/1/0/yes/no
 //   TRACECRAFT_SAMPLING_KEEP_SLOW, TRACECRAFT_SAMPLING_SLOW_THRESHOLD_MS
-//   TRACECRAFT_PROCESSOR_ORDER         safety | efficiency
+//   TRACECRAFT_PROCESSOR_ORDER         safety | efficiency (processors::safety() / efficiency())
 //   TRACECRAFT_MAX_STEP_DEPTH, TRACECRAFT_MAX_QUEUE_SPANS, TRACECRAFT_BATCH_SIZE,
 //   TRACECRAFT_FLUSH_INTERVAL_MS, TRACECRAFT_MAX_ATTRIBUTES, TRACECRAFT_MAX_ATTRIBUTE_LENGTH
 #pragma once

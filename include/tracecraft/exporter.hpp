@@ -17,60 +17,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-#include "tracecraft/span_data.hpp"
+#include "tracecraft/span_batch.hpp"
 
 namespace tracecraft {
-
-namespace detail {
-struct trace_buffer;
-/// Counted reference to a finished trace; the last reference frees its memory.
-class trace_ref {
-public:
-    trace_ref() noexcept = default;
-    explicit trace_ref(trace_buffer* t) noexcept : t_(t) {}   // adopts one reference
-    trace_ref(const trace_ref& o) noexcept;
-    trace_ref(trace_ref&& o) noexcept : t_(o.t_) { o.t_ = nullptr; }
-    trace_ref& operator=(trace_ref o) noexcept { std::swap(t_, o.t_); return *this; }
-    ~trace_ref();
-    [[nodiscard]] trace_buffer* get() const noexcept { return t_; }
-
-private:
-    trace_buffer* t_ = nullptr;
-};
-} // namespace detail
-
-/// A shareable, immutable batch of finished traces. Copies share the data; span memory is
-/// released when the last batch referring to a trace is destroyed.
-class span_batch {
-public:
-    span_batch() = default;
-    explicit span_batch(std::vector<detail::trace_ref> traces);
-
-    [[nodiscard]] std::size_t trace_count() const noexcept { return traces_ ? traces_->size() : 0; }
-    [[nodiscard]] std::size_t span_count() const noexcept { return spans_; }
-    [[nodiscard]] bool empty() const noexcept { return trace_count() == 0; }
-    [[nodiscard]] trace_view trace(std::size_t i) const noexcept { return trace_view((*traces_)[i].get()); }
-
-    template <class F>
-    void for_each_trace(F&& f) const {
-        for (std::size_t i = 0; i < trace_count(); ++i) f(trace(i));
-    }
-    template <class F>
-    void for_each_span(F&& f) const {
-        for_each_trace([&](const trace_view& t) { t.for_each_span(f); });
-    }
-
-    /// Concatenation of several batches (shares the traces).
-    [[nodiscard]] static span_batch merge(const std::vector<span_batch>& parts);
-    /// Splits into batches of at most `max_spans` spans (whole traces; a trace larger than
-    /// max_spans forms a batch of its own).
-    [[nodiscard]] std::vector<span_batch> split(std::size_t max_spans) const;
-    [[nodiscard]] const std::vector<detail::trace_ref>& traces() const noexcept;
-
-private:
-    std::shared_ptr<const std::vector<detail::trace_ref>> traces_;
-    std::size_t spans_ = 0;
-};
 
 /// Outcome of one export call.
 struct export_result {

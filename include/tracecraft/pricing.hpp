@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "tracecraft/config_error.hpp"
+
 namespace tracecraft {
 
 struct model_price {

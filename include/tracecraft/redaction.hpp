@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tracecraft/config_error.hpp"
+
 namespace tracecraft {
 
 enum class redaction_mode { mask, hash, remove };
@@ -75,10 +77,10 @@ public:
     ~redaction_scratch();
     redaction_scratch(redaction_scratch&&) noexcept;
     redaction_scratch& operator=(redaction_scratch&&) noexcept;
-    [[nodiscard]] detail::scan_scratch* get() const noexcept { return s_.get(); }
 
 private:
     friend class redactor;
+    [[nodiscard]] detail::scan_scratch* get() const noexcept { return s_.get(); }
     std::unique_ptr<detail::scan_scratch> s_;
 };
 

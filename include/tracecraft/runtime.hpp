@@ -6,9 +6,10 @@
 //   ioc.run();
 //   rt->shutdown();                               // drains every stage; nothing is lost
 //
-// The runtime never creates a thread. Finished traces are handed to a bounded lock-free queue;
-// a consumer coroutine on a strand of the io_context drains it, applies the processors and
-// calls the exporters. Several independent runtimes may exist (pass one to make_executor /
+// The runtime never creates a thread. A finished trace passes the processors that may run where
+// it completed (enrichment, tail sampling), then a bounded lock-free queue; on a strand of the
+// io_context it is batched, passes the remaining processors (redaction, your own) and goes to
+// the exporters. docs/architecture.md draws the whole path. Several independent runtimes may exist (pass one to make_executor /
 // spawn to route an agent's spans to it).
 #pragma once
 
@@ -23,9 +24,11 @@
 
 namespace tracecraft {
 
+class runtime;
 namespace detail {
 struct runtime_core;
-}
+runtime_core* runtime_core_of(runtime* rt) noexcept;
+} // namespace detail
 
 /// Counters of every stage. All counts are since the runtime started.
 struct runtime_stats {
@@ -33,6 +36,8 @@ struct runtime_stats {
     std::uint64_t traces_completed = 0;       ///< recorded traces whose last span ended
     std::uint64_t traces_head_dropped = 0;    ///< not recorded at all (rate decision at start)
     std::uint64_t traces_sampled_out = 0;     ///< recorded, then dropped by the tail sampler
+    std::uint64_t traces_processor_dropped = 0;   ///< dropped by another processor (your own)
+    std::uint64_t traces_processor_failed = 0;    ///< dropped because a processor threw (warned)
     std::uint64_t traces_kept = 0;            ///< passed sampling
     std::uint64_t traces_queue_dropped = 0;   ///< lost because the pipeline queue was full
     std::uint64_t traces_after_shutdown = 0;  ///< completed after shutdown (not exported)
@@ -105,10 +110,8 @@ public:
     [[nodiscard]] const trace_config& config() const noexcept;
     [[nodiscard]] boost::asio::io_context& context() const noexcept;
 
-    /// Library use.
-    [[nodiscard]] detail::runtime_core* core() const noexcept { return core_; }
-
 private:
+    friend detail::runtime_core* detail::runtime_core_of(runtime* rt) noexcept;
     void run_blocking(boost::asio::awaitable<void> op);
     boost::asio::io_context& ioc_;
     detail::runtime_core* core_;

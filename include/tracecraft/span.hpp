@@ -95,7 +95,7 @@ public:
     /// Ids of this span (also for non-recording spans inside a trace).
     [[nodiscard]] span_context context() const noexcept { return ctx_; }
 
-    // Scalar setters are inline templates so that a non-recording span (sampled out, W2)
+    // Scalar setters are inline templates so that a non-recording span (sampled out at the root)
     // costs one test: the value is not even converted.
     template <class V>
     span& set_attribute(std::string_view key, const V& value) {
@@ -168,9 +168,6 @@ public:
     /// Records `e` as a cancellation whatever its type: for catch sites that know the agent was
     /// cancelled (its cancellation state says so) when the exception reached them.
     span& record_cancellation(std::exception_ptr e);
-
-    /// Raw record (library use).
-    [[nodiscard]] detail::span_record* record() const noexcept { return rec_; }
 
 protected:
     span(detail::span_record* r, span_context c) noexcept : rec_(r), ctx_(c) {}

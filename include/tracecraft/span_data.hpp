@@ -24,12 +24,13 @@ struct trace_buffer;
 struct attr_list;
 struct event_record;
 struct link_record;
+struct view_access;
 } // namespace detail
 
 /// Visits attributes of a list, last write wins, in first-set order.
 class attribute_range {
 public:
-    explicit attribute_range(const detail::attr_list* l) noexcept : list_(l) {}
+    attribute_range() noexcept = default;   ///< empty
     /// f(std::string_view key, const value_view& value)
     template <class F>
     void for_each(F&& f) const;
@@ -38,33 +39,39 @@ public:
     [[nodiscard]] value_view find(std::string_view key) const noexcept;
 
 private:
-    const detail::attr_list* list_;
+    friend class span_view;
+    friend class event_view;
+    friend class link_view;
+    friend struct detail::view_access;
+    explicit attribute_range(const detail::attr_list* l) noexcept : list_(l) {}
+    const detail::attr_list* list_ = nullptr;
 };
 
 class event_view {
 public:
-    explicit event_view(const detail::event_record* e) noexcept : e_(e) {}
     [[nodiscard]] std::string_view name() const noexcept;
     [[nodiscard]] std::int64_t time_unix_ns() const noexcept;
     [[nodiscard]] attribute_range attributes() const noexcept;
 
 private:
+    friend class span_view;
+    explicit event_view(const detail::event_record* e) noexcept : e_(e) {}
     const detail::event_record* e_;
 };
 
 class link_view {
 public:
-    explicit link_view(const detail::link_record* l) noexcept : l_(l) {}
     [[nodiscard]] const span_context& context() const noexcept;
     [[nodiscard]] attribute_range attributes() const noexcept;
 
 private:
+    friend class span_view;
+    explicit link_view(const detail::link_record* l) noexcept : l_(l) {}
     const detail::link_record* l_;
 };
 
 class span_view {
 public:
-    span_view(const detail::span_record* r, const detail::trace_buffer* t) noexcept : r_(r), t_(t) {}
 
     [[nodiscard]] trace_id trace() const noexcept;
     [[nodiscard]] span_id id() const noexcept;
@@ -93,9 +100,10 @@ public:
     [[nodiscard]] std::uint32_t event_count() const noexcept;
     [[nodiscard]] std::uint32_t link_count() const noexcept;
 
-    [[nodiscard]] const detail::span_record* record() const noexcept { return r_; }
-
 private:
+    friend class trace_view;
+    friend struct detail::view_access;
+    span_view(const detail::span_record* r, const detail::trace_buffer* t) noexcept : r_(r), t_(t) {}
     const detail::span_record* r_;
     const detail::trace_buffer* t_;
 };
@@ -103,7 +111,6 @@ private:
 /// A finished local trace (one local root and its descendants in this process).
 class trace_view {
 public:
-    explicit trace_view(const detail::trace_buffer* t) noexcept : t_(t) {}
     [[nodiscard]] trace_id id() const noexcept;
     [[nodiscard]] std::string_view tracestate() const noexcept;
     /// Why the sampler kept this trace, e.g. "Kept: error trace (always_keep_errors=true)".
@@ -117,6 +124,9 @@ public:
     [[nodiscard]] std::size_t span_count() const noexcept;
 
 private:
+    friend class span_batch;
+    friend struct detail::view_access;
+    explicit trace_view(const detail::trace_buffer* t) noexcept : t_(t) {}
     const detail::trace_buffer* t_;
 };
 

@@ -217,7 +217,7 @@ inline span_record* span_record::create() {
     return r;
 }
 
-/// Recycled span blocks (see lib/span_record.cpp): this thread's cache and the shared pool.
+/// Recycled span blocks (see lib/record/span_record.cpp): this thread's cache and the shared pool.
 struct span_block_stats_t {
     std::uint32_t cached = 0, max_cached = 0;   ///< max_cached == 0: recycling is off (sanitizer builds)
     std::size_t pooled = 0;
@@ -226,5 +226,7 @@ span_block_stats_t span_block_stats() noexcept;
 
 /// Appends an attribute outside the per-span limit (library-derived values, e.g. enrichment).
 void append_attribute(span_record* r, std::string_view key, const value_view& v);
+/// Appends a link to `ctx` (no attributes yet) and returns it.
+link_record* append_link(span_record* r, const span_context& ctx);
 
 } // namespace tracecraft::detail

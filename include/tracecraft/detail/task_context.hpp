@@ -63,7 +63,7 @@ struct task_context {
 /// The thread_local slot itself. Only non-coroutine code may touch it directly (context_guard
 /// below): a coroutine body must go through the out-of-line functions, or the compiler may keep
 /// the slot's address across a suspension that resumes on another thread (docs/context.md §7).
-/// GNU __thread (no C++ TLS wrapper call); defined in lib/context.cpp.
+/// GNU __thread (no C++ TLS wrapper call); defined in lib/context/task_context.cpp.
 extern __thread task_context* t_context_slot __attribute__((tls_model("initial-exec")));
 
 /// The thread_local slot (out of line on purpose: docs/context.md §7, TLS addresses kept across a suspension).

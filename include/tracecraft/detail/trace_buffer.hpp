@@ -3,8 +3,9 @@
 // One trace_buffer per *local* trace (a local root span and everything started under it in
 // this process). Spans push themselves on `ended` when they finish; `open` counts spans still
 // running plus forked task contexts that may still start children. When `open` drops to zero
-// the trace is complete: the tail sampler decides inline, a dropped trace is freed on the spot
-// (it never reaches a queue), a kept one is handed to the runtime's pipeline queue.
+// the trace is complete: the processors that may run on the completing thread (enrichment,
+// tail sampling) see it there, a dropped trace is freed on the spot (it never reaches a queue),
+// a kept one is handed to the runtime's pipeline queue (lib/pipeline/handoff.cpp).
 #pragma once
 
 #include <atomic>
@@ -50,6 +51,8 @@ struct trace_buffer {
     head_decision head = head_decision::keep;
     std::uint8_t reason = 0;              ///< sample_reason_code, set by the sampler
     std::uint16_t rule = 0;               ///< index of the deciding rule
+    std::uint8_t span_flags = 0;          ///< union of the spans' flags, set when the trace completes
+    std::uint8_t next_processor = 0;      ///< first processor not yet run (see lib/pipeline/processing.cpp)
     std::string tracestate;               ///< W3C tracestate carried with the trace
 
     /// Walks finished spans (in reverse end order).

@@ -5,9 +5,11 @@
 //   auto limit = std::make_shared<tracecraft::rate_limited_exporter>(batch, 50.0, 10, false);
 //   cfg.exporters = {limit};
 //
-// Every stage runs as coroutines on the runtime's pipeline strand — a worker is a coroutine,
-// never a thread — and every queue is bounded with an explicit, counted overflow. force_flush()
-// and shutdown() drain the stage and then its inner exporter: nothing accepted is lost.
+// Every stage derives from export_stage (stage.hpp: start, force_flush, shutdown, stats, gauges,
+// health written once) and runs as coroutines on the runtime's pipeline strand — a worker is a
+// coroutine, never a thread. Every queue is bounded with an explicit, counted overflow.
+// force_flush() and shutdown() drain the stage and then its inner exporter: nothing accepted
+// is lost.
 #pragma once
 
 #include <chrono>
@@ -17,20 +19,9 @@
 #include <memory>
 
 #include "tracecraft/config.hpp"
-#include "tracecraft/exporter.hpp"
+#include "tracecraft/exporters/stage.hpp"
 
 namespace tracecraft {
-
-/// Counters shared by the stages (all since construction).
-struct exporter_stats {
-    std::uint64_t exported_traces = 0;   ///< handed to the inner exporter and acknowledged
-    std::uint64_t exported_spans = 0;
-    std::uint64_t batches = 0;           ///< inner export calls that succeeded
-    std::uint64_t dropped_traces = 0;    ///< refused: queue full or rate limit (non-blocking)
-    std::uint64_t errors = 0;            ///< inner export calls that failed (after retries)
-    std::uint64_t failed_traces = 0;
-    std::uint64_t retries = 0;           ///< retrying_exporter only
-};
 
 /// Called with a failed batch and the error text (on the pipeline strand).
 using error_callback = std::function<void(const span_batch&, const std::string&)>;
@@ -38,13 +29,15 @@ using error_callback = std::function<void(const span_batch&, const std::string&)
 using drop_callback = std::function<void(const trace_view&)>;
 
 namespace detail {
-struct stage_state;
-}
+struct queued_stage_state;
+struct rate_limit_state;
+struct retry_state;
+} // namespace detail
 
 /// The Python SDK's AsyncBatchExporter: buffers traces and hands real batches (one inner call per
 /// batch) to `inner` when `batch_size` traces are queued or `flush_interval` has passed since
 /// the oldest queued trace. Returns to the pipeline at once: the inner export never delays it.
-class async_batch_exporter final : public exporter {
+class async_batch_exporter final : public export_stage {
 public:
     struct options {
         std::size_t batch_size = 50;                           ///< traces per inner call
@@ -58,25 +51,16 @@ public:
     ~async_batch_exporter() override;
 
     [[nodiscard]] std::string_view name() const noexcept override { return "async_batch"; }
-    void start(const exporter_environment& env) override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
-    boost::asio::awaitable<void> force_flush() override;
-    boost::asio::awaitable<void> shutdown() override;
-
-    [[nodiscard]] exporter_stats get_stats() const noexcept;
-    /// Traces waiting in the queue.
-    [[nodiscard]] std::size_t queue_size() const noexcept;
-    /// Queued plus being exported.
-    [[nodiscard]] std::size_t pending_count() const noexcept;
-    [[nodiscard]] bool is_healthy() const noexcept;
 
 private:
-    std::shared_ptr<detail::stage_state> st_;
+    boost::asio::awaitable<void> drain() override;
+    std::shared_ptr<detail::queued_stage_state> st_;
 };
 
 /// The Python SDK's AsyncExporter: exports traces one by one with `num_workers` concurrent export
 /// coroutines (not threads) pulling from a bounded queue.
-class async_exporter final : public exporter {
+class async_exporter final : public export_stage {
 public:
     struct options {
         std::size_t queue_size = 1000;   ///< traces
@@ -89,47 +73,36 @@ public:
     ~async_exporter() override;
 
     [[nodiscard]] std::string_view name() const noexcept override { return "async"; }
-    void start(const exporter_environment& env) override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
-    boost::asio::awaitable<void> force_flush() override;
-    boost::asio::awaitable<void> shutdown() override;
-
-    [[nodiscard]] exporter_stats get_stats() const noexcept;
-    [[nodiscard]] std::size_t queue_size() const noexcept;
-    [[nodiscard]] std::size_t pending_count() const noexcept;
-    /// True while workers run and the queue is below 90 % of capacity.
-    [[nodiscard]] bool is_healthy() const noexcept;
 
 private:
-    std::shared_ptr<detail::stage_state> st_;
+    boost::asio::awaitable<void> drain() override;
+    std::shared_ptr<detail::queued_stage_state> st_;
 };
 
 /// The Python SDK's RateLimitedExporter: a token bucket of `rate` traces per second with `burst`
 /// capacity (starts full). Non-blocking: traces beyond the available tokens are dropped and
 /// counted (dropped_count()). Blocking: the export awaits a timer until tokens are available —
 /// it never sleeps a thread.
-class rate_limited_exporter final : public exporter {
+class rate_limited_exporter final : public export_stage {
 public:
     rate_limited_exporter(exporter_ptr inner, double rate = 100.0, double burst = 10.0, bool blocking = true);
     ~rate_limited_exporter() override;
 
     [[nodiscard]] std::string_view name() const noexcept override { return "rate_limited"; }
-    void start(const exporter_environment& env) override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
-    boost::asio::awaitable<void> force_flush() override;
-    boost::asio::awaitable<void> shutdown() override;
 
+    /// Traces refused for lack of tokens (get_stats().dropped_traces).
     [[nodiscard]] std::uint64_t dropped_count() const noexcept;
-    [[nodiscard]] exporter_stats get_stats() const noexcept;
 
 private:
-    std::shared_ptr<detail::stage_state> st_;
+    std::shared_ptr<detail::rate_limit_state> st_;
 };
 
 /// The Python SDK's RetryingExporter: retries an inner export that failed with `retryable` set, up to
 /// `max_retries` times, waiting min(base × 2^(n-1), max) × uniform(0.5, 1.0) before retry n
 /// (exponential backoff with jitter, on a timer). Non-retryable failures return at once.
-class retrying_exporter final : public exporter {
+class retrying_exporter final : public export_stage {
 public:
     struct options {
         std::uint32_t max_retries = 3;
@@ -141,15 +114,10 @@ public:
     ~retrying_exporter() override;
 
     [[nodiscard]] std::string_view name() const noexcept override { return "retrying"; }
-    void start(const exporter_environment& env) override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
-    boost::asio::awaitable<void> force_flush() override;
-    boost::asio::awaitable<void> shutdown() override;
-
-    [[nodiscard]] exporter_stats get_stats() const noexcept;
 
 private:
-    std::shared_ptr<detail::stage_state> st_;
+    std::shared_ptr<detail::retry_state> st_;
 };
 
 } // namespace tracecraft

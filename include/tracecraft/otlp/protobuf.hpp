@@ -25,23 +25,8 @@ struct resource_info {
     dialect conventions = dialect::both;   ///< semantic-convention attributes added per span
 };
 
-/// OTLP SpanKind for a TraceCraft kind: LLM calls are CLIENT, everything else INTERNAL.
-[[nodiscard]] int otlp_span_kind(span_kind k) noexcept;
-
-/// Appends the protobuf encoding of an ExportTraceServiceRequest holding `batch` to `out`.
+/// Appends the protobuf encoding of an ExportTraceServiceRequest holding `batch` to `out`
+/// (the body of an OTLP/HTTP request with Content-Type application/x-protobuf).
 void encode_request(const span_batch& batch, const resource_info& resource, std::string& out);
-/// The same without a copy: replaces `buf`'s contents; the request is buf[offset, size()).
-/// (Reuse `buf` across batches to keep its capacity.)
-[[nodiscard]] std::size_t encode_request_in_place(const span_batch& batch, const resource_info& resource, std::string& buf);
-/// The fastest form for a buffer reused across batches: the request is the returned view into
-/// `buf`, whose size is left at its high-water mark (so growing it again never re-zeroes it).
-[[nodiscard]] std::string_view encode_request_into(const span_batch& batch, const resource_info& resource, std::string& buf);
-/// A batch in slices, for an encoder that yields between them: appends to buf[end, ...) the
-/// request for the whole traces from `first_trace` on, up to `max_spans` spans (at least one
-/// trace), advances `end`, and returns the next trace's index (trace_count() when done). The
-/// parts, concatenated in buf[0, end), are one ExportTraceServiceRequest with a ResourceSpans
-/// per part (protobuf concatenates repeated fields). buf keeps its high-water size.
-[[nodiscard]] std::size_t encode_request_part(const span_batch& batch, std::size_t first_trace, std::size_t max_spans,
-                                              const resource_info& resource, std::string& buf, std::size_t& end);
 
 } // namespace tracecraft::otlp

@@ -86,5 +86,7 @@ void for_each_export_attribute(const span_view& span, dialect d, attribute_visit
 void append_json_string(std::string& out, std::string_view s);
 /// Appends a value as plain JSON (strings, numbers, booleans, arrays; none as null).
 void append_json_value(std::string& out, const value_view& v);
+/// Appends `attrs` as a JSON object (last write wins per key), leaving out the keys in `skip`.
+void append_json_object(std::string& out, const attribute_range& attrs, std::span<const std::string_view> skip = {});
 
 } // namespace tracecraft::otlp

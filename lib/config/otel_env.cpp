@@ -1,0 +1,107 @@
+// The standard OpenTelemetry environment variables (OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES) with the precedence of the OTel specification
+// (https://opentelemetry.io/docs/specs/otel/protocol/exporter/): signal-specific variables win
+// over generic ones; OTEL_EXPORTER_OTLP_ENDPOINT gets /v1/traces appended.
+#include <cstdlib>
+
+#include "config/env.hpp"
+#include "tracecraft/exporters/otlp_http.hpp"
+
+namespace tracecraft {
+
+namespace detail {
+namespace {
+
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return std::string(s);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_kv_list(std::string_view s, const char* var) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!s.empty()) {
+        const auto comma = s.find(',');
+        const std::string_view item = s.substr(0, comma);
+        if (!trim(item).empty()) {
+            const auto eq = item.find('=');
+            if (eq == std::string_view::npos) throw config_error(var, "expected key=value, got '" + std::string(item) + "'");
+            out.emplace_back(trim(percent_decode(item.substr(0, eq))), trim(percent_decode(item.substr(eq + 1))));
+        }
+        if (comma == std::string_view::npos) break;
+        s.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+} // namespace
+} // namespace detail
+
+otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
+    const env_lookup lookup = detail::env_or_process(lookup_in);
+    auto get = [&](const char* n) -> std::string {
+        const char* v = lookup(n);
+        return v ? std::string(v) : std::string();
+    };
+    auto first = [&](const char* specific, const char* generic, std::string* which) {
+        std::string v = get(specific);
+        if (!v.empty()) {
+            *which = specific;
+            return v;
+        }
+        *which = generic;
+        return get(generic);
+    };
+    otlp_http_options o;
+    std::string var;
+    if (const std::string e = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); !e.empty()) {
+        o.endpoint = e;   // used as is
+    } else if (std::string g = get("OTEL_EXPORTER_OTLP_ENDPOINT"); !g.empty()) {
+        while (!g.empty() && g.back() == '/') g.pop_back();
+        o.endpoint = g + "/v1/traces";
+    }
+    if (const std::string h = first("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &var); !h.empty())
+        o.headers = detail::parse_kv_list(h, var.c_str());
+    if (const std::string p = first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &var); !p.empty()) {
+        if (p == "http/protobuf") o.protocol = otlp_protocol::http_protobuf;
+        else if (p == "http/json") o.protocol = otlp_protocol::http_json;
+        else throw config_error(var, "expected http/protobuf or http/json, got '" + p + "' (grpc is not supported)");
+    }
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &var); !c.empty()) {
+        if (c == "gzip") o.gzip = true;
+        else if (c == "none") o.gzip = false;
+        else throw config_error(var, "expected gzip or none, got '" + c + "'");
+    }
+    if (const std::string t = first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &var); !t.empty()) {
+        char* end = nullptr;
+        const long long ms = std::strtoll(t.c_str(), &end, 10);
+        if (end != t.c_str() + t.size() || ms <= 0) throw config_error(var, "expected milliseconds > 0, got '" + t + "'");
+        o.timeout = std::chrono::milliseconds(ms);
+    }
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &var); !c.empty())
+        o.tls.ca_file = c;
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &var);
+        !c.empty())
+        o.tls.client_certificate_file = c;
+    if (const std::string k = first("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY", &var); !k.empty())
+        o.tls.client_key_file = k;
+    if (const std::string r = get("OTEL_RESOURCE_ATTRIBUTES"); !r.empty())
+        for (auto& [k, v] : detail::parse_kv_list(r, "OTEL_RESOURCE_ATTRIBUTES")) o.resource_attributes.emplace_back(k, v);
+    if (const std::string s = get("OTEL_SERVICE_NAME"); !s.empty()) o.resource_attributes.emplace_back("service.name", s);
+    return o;
+}
+
+} // namespace tracecraft

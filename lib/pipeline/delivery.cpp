@@ -1,0 +1,196 @@
+// Delivery: finished traces formed into batches of batch_size spans, handed to every exporter
+// (fan-out, each exporter awaited in order by its own coroutine), and the waits built on it —
+// force_flush, back-pressure, idle, shutdown. Strand only.
+#include "pipeline/delivery.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "record/batch_access.hpp"
+#include "tracecraft/log.hpp"
+
+namespace tracecraft::detail {
+
+namespace asio = boost::asio;
+
+struct inflight_batch {
+    span_batch batch;
+    std::size_t remaining = 0;
+    bool failed = false;
+};
+
+void runtime_core::dispatch_batches_on_strand(bool force) {
+    while (!pending.empty() && (force || pending_spans >= cfg.batch_size)) {
+        std::vector<trace_ref> take;
+        std::size_t spans = 0;
+        std::size_t i = 0;
+        for (; i < pending.size(); ++i) {
+            const std::size_t n = pending[i].get()->span_count;
+            if (!take.empty() && spans + n > cfg.batch_size) break;
+            spans += n;
+            take.push_back(std::move(pending[i]));
+        }
+        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
+        pending_spans -= spans;
+        process_batch(std::move(take));
+    }
+}
+
+void runtime_core::deliver(std::vector<trace_ref> take) {
+    if (take.empty()) return;
+    auto b = std::make_shared<inflight_batch>();
+    b->batch = batch_access::make(std::move(take));
+    b->remaining = deliveries.size();
+    if (deliveries.empty()) {
+        pipeline_spans.fetch_sub(b->batch.span_count(), std::memory_order_acq_rel);
+        check_capacity_waiters_on_strand();
+        return;
+    }
+    for (std::size_t d = 0; d < deliveries.size(); ++d) {
+        deliveries[d].batches.push_back(b);
+        start_delivery(d);
+    }
+}
+
+namespace {
+asio::awaitable<void> delivery_loop(core_ref c, std::size_t i) {
+    runtime_core::delivery& d = c->deliveries[i];
+    while (!d.batches.empty()) {
+        std::shared_ptr<inflight_batch> b = std::move(d.batches.front());
+        d.batches.pop_front();
+        export_result r;
+        try {
+            r = co_await d.exp->export_batch(b->batch);
+        } catch (const std::exception& e) {
+            r = export_result::failure(std::string("exporter threw: ") + e.what());
+        }
+        if (!r.success) {
+            b->failed = true;
+            logger()->debug("exporter '{}' failed: {}", d.exp->name(), r.error);
+        }
+        if (--b->remaining == 0) {
+            const std::size_t n = b->batch.span_count();
+            (b->failed ? c->stats.spans_export_failed : c->stats.spans_exported).fetch_add(n, std::memory_order_relaxed);
+            c->stats.batches_exported.fetch_add(1, std::memory_order_relaxed);
+            c->pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
+            c->check_capacity_waiters_on_strand();
+        }
+    }
+    d.busy = false;
+    c->check_waiters_on_strand();
+}
+} // namespace
+
+void runtime_core::start_delivery(std::size_t i) {
+    delivery& d = deliveries[i];
+    if (d.busy || d.batches.empty()) return;
+    d.busy = true;
+    asio::co_spawn(strand, delivery_loop(core_ref(this), i), asio::detached);
+}
+
+bool runtime_core::idle_on_strand() const noexcept {
+    if (!pending.empty() || processing || !to_process.empty()) return false;
+    for (const auto& d : deliveries)
+        if (d.busy || !d.batches.empty()) return false;
+    return true;
+}
+
+struct flush_waiter {
+    explicit flush_waiter(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+};
+
+void runtime_core::check_capacity_waiters_on_strand() {
+    if (capacity_waiters.empty()) return;
+    std::erase_if(capacity_waiters, [this](const auto& w) {
+        if (!has_capacity(w.first) && !shut_down) return false;
+        w.second->timer.cancel();
+        return true;
+    });
+}
+
+void runtime_core::check_waiters_on_strand() {
+    if (waiters.empty() || !idle_on_strand()) return;
+    for (auto& w : waiters) w->timer.cancel();
+    waiters.clear();
+}
+
+asio::awaitable<void> flush_on_strand(core_ref c) {
+    c->drain_on_strand(true);
+    while (!c->idle_on_strand()) {
+        auto w = std::make_shared<flush_waiter>(c->strand);
+        c->waiters.push_back(w);
+        boost::system::error_code ec;
+        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        c->drain_on_strand(true);
+    }
+    for (auto& d : c->deliveries) co_await d.exp->force_flush();
+}
+
+asio::awaitable<void> capacity_on_strand(core_ref c, std::size_t spans) {
+    while (!c->has_capacity(spans) && !c->shut_down && c->accepting.load(std::memory_order_acquire)) {
+        c->drain_on_strand(true);   // hand partly filled batches over now: the producer is waiting
+        if (c->has_capacity(spans)) break;
+        auto w = std::make_shared<flush_waiter>(c->strand);
+        c->capacity_waiters.emplace_back(spans, w);
+        boost::system::error_code ec;
+        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+/// Waits (on the strand) until no recorded trace is open or `deadline` passes; true when idle.
+/// Polls: a trace completes on whatever thread ends its last span, and completion must stay
+/// free of notifications on the hot path.
+asio::awaitable<bool> wait_idle_on_strand(core_ref c, std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer timer(c->strand);
+    std::chrono::milliseconds step{1};
+    for (;;) {
+        c->drain_on_strand(false);   // queued traces are complete: count them as kept
+        if (c->open_traces() == 0) co_return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) co_return false;
+        timer.expires_at(std::min(deadline, now + step));
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        step = std::min(step * 2, std::chrono::milliseconds(20));
+    }
+}
+
+asio::awaitable<void> shutdown_on_strand(core_ref c) {
+    if (c->shut_down) co_return;
+    c->accepting.store(false, std::memory_order_release);
+    co_await flush_on_strand(core_ref(c));
+    for (auto& d : c->deliveries) co_await d.exp->shutdown();
+    for (const auto& p : c->processors) {
+        try {
+            p->shutdown();
+        } catch (const std::exception& e) {
+            logger()->warn("processor '{}' threw in shutdown: {}", p->name(), e.what());
+        }
+    }
+    c->shut_down = true;
+    c->check_capacity_waiters_on_strand();   // release producers waiting for capacity
+    if (c->flush_timer) c->flush_timer->cancel();
+}
+
+asio::awaitable<void> graceful_shutdown_on_strand(core_ref c, std::chrono::milliseconds grace) {
+    if (c->shut_down) co_return;
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    if (!co_await wait_idle_on_strand(core_ref(c), deadline))
+        logger()->warn("shutdown: {} traces still open after the {} ms grace period (detached work still "
+                       "running); spans that end later are counted in runtime_stats::traces_after_shutdown",
+                       c->open_traces(), grace.count());
+    co_await shutdown_on_strand(core_ref(c));
+}
+
+asio::awaitable<void> start_exporters(core_ref c) {
+    exporter_environment env;
+    env.executor = c->strand;
+    env.service_name = c->cfg.service_name;
+    for (auto& d : c->deliveries) d.exp->start(env);
+    co_return;
+}
+} // namespace tracecraft::detail

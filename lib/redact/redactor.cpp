@@ -1,0 +1,584 @@
+// Redaction engine: one Hyperscan block-mode database with start-of-match, precise
+// post-processing per rule, longest-match overlap resolution.
+#include "tracecraft/redaction.hpp"
+
+#include <hs/hs.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "redact/rules.hpp"
+#include "tracecraft/config_error.hpp"
+
+namespace tracecraft {
+namespace detail {
+
+using candidate = redaction_candidate;
+
+/// Per-strand scan state: the Hyperscan scratch plus buffers reused by every redact call (used
+/// only inside one step() or finish(), so interleaved sessions on one scratch stay correct).
+struct scan_scratch {
+    hs_scratch_t* s = nullptr;
+    std::vector<candidate> part, confirmed;
+    std::vector<candidate> taken;   ///< chosen matches, sorted by start
+    std::vector<std::size_t> crossing;     ///< batch: ends of matches that crossed a separator
+    std::vector<std::uint32_t> text_of;    ///< batch: text index of each candidate
+    ~scan_scratch() {
+        if (s) hs_free_scratch(s);
+    }
+};
+
+struct redactor_impl {
+    redaction_config cfg;
+    std::vector<compiled_rule> rules;   ///< pattern rules, index = Hyperscan id
+    std::shared_ptr<hs_database_t> db_owner;   ///< shared with redactors of the same rules
+    hs_database_t* db = nullptr;
+    hs_database_t* allow_db = nullptr;     ///< allowlist patterns, anchored: ^(?:p)$
+    std::size_t min_width = 0;             ///< shortest text any rule can match: shorter ones are not scanned
+    bool batchable = true;                 ///< no rule is anchored, so texts may be scanned joined (redactor::batch)
+    hs_scratch_t* allow_scratch = nullptr; ///< guarded by allow_mutex (allowlist hits are rare)
+    mutable std::mutex allow_mutex;
+    std::string hmac_key;
+    std::map<std::string, std::optional<std::string>, std::less<>> field_paths;   ///< path -> rule replacement
+
+    ~redactor_impl() {
+        if (allow_scratch) hs_free_scratch(allow_scratch);
+        if (allow_db) hs_free_database(allow_db);
+    }
+
+    bool allowed(std::string_view m) const {
+        if (std::find(cfg.allowlist.begin(), cfg.allowlist.end(), m) != cfg.allowlist.end()) return true;
+        if (!allow_db) return false;
+        std::lock_guard lk(allow_mutex);
+        bool hit = false;
+        hs_scan(allow_db, m.data(), static_cast<unsigned>(m.size()), 0, allow_scratch,
+                [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
+                    *static_cast<bool*>(c) = true;
+                    return 1;   // stop at the first full match
+                },
+                &hit);
+        return hit;
+    }
+};
+
+namespace {
+
+struct scan_context {
+    std::vector<candidate>* out;
+    const std::vector<compiled_rule>* rules;
+    const char* joined = nullptr;                      ///< batch scans: texts joined by NUL separators
+    const std::vector<std::size_t>* separators = nullptr;   ///< batch scans: their positions, ascending
+    std::vector<std::size_t>* crossing = nullptr;      ///< batch scans: ends of matches across a separator
+};
+
+/// True if a pattern has an anchor outside a character class (`^`, `$`, `\A`, `\z`, `\Z`,
+/// `\G`): joined with other texts it would not match as it does alone.
+bool has_anchor(std::string_view p) {
+    bool in_class = false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const char c = p[i];
+        if (c == '\\') {
+            if (i + 1 < p.size() && !in_class && std::strchr("AzZG", p[i + 1])) return true;
+            ++i;
+        } else if (in_class) {
+            if (c == ']') in_class = false;
+        } else if (c == '[') {
+            in_class = true;
+            if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+            if (i + 1 < p.size() && p[i + 1] == ']') ++i;   // "[]...]" and "[^]...]": ']' is a member
+        } else if (c == '^' || c == '$') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// Among the last few candidates (overlapping rules interleave their reports), one of rule `id`
+/// that `same` accepts, or nullptr.
+template <class Same>
+candidate* recent_candidate(std::vector<candidate>& v, unsigned id, Same same) {
+    const std::size_t n = v.size();
+    for (std::size_t k = n; k > 0 && k + 4 > n; --k)
+        if (v[k - 1].rule == id && same(v[k - 1])) return &v[k - 1];
+    return nullptr;
+}
+
+int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+    auto* c = static_cast<scan_context*>(ctx);
+    const compiled_rule& rule = (*c->rules)[id];
+    const auto end = static_cast<std::size_t>(to);
+    if (c->joined) [[unlikely]] {
+        // A match whose last byte is a separator belongs to no text. One that starts in an
+        // earlier text hides the start its own text alone would report for this end: that
+        // text is rescanned alone (redactor::batch::scan). Prefilter hits keep only their end.
+        if (c->joined[end - 1] == '\0' && std::binary_search(c->separators->begin(), c->separators->end(), end - 1))
+            return 0;
+        if (rule.som && std::memchr(c->joined + from, 0, end - static_cast<std::size_t>(from))) {
+            c->crossing->push_back(end);
+            return 0;
+        }
+    }
+    if (!rule.som) {
+        // Without start-of-match the start is unknown: the candidate is keyed by its end, and
+        // Hyperscan reports every end of the match. A run of consecutive ends of one rule is
+        // one token: keep its last end, which every prefilter confirmer (email, token)
+        // resolves to the same [start, end) as any other end of the run.
+        if (candidate* prev = recent_candidate(*c->out, id, [&](const candidate& p) { return p.e + 1 == end; })) {
+            prev->s = prev->e = end;
+            return 0;
+        }
+        from = to;
+    } else if (rule.post == post_kind::plain || rule.post == post_kind::token_start) {
+        // With start-of-match, an open-ended repeat reports every longer end from one start;
+        // these rules accept any end (confirm() looks only before the start), so the longest
+        // end wins anyway: keep one candidate per (rule, start).
+        if (candidate* prev = recent_candidate(*c->out, id, [&](const candidate& p) { return p.s == from; })) {
+            if (end > prev->e) prev->e = end;
+            return 0;
+        }
+    }
+    c->out->push_back(candidate{static_cast<std::size_t>(from), end, id});
+    return 0;
+}
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    std::string s(n * 2, '0');
+    for (std::size_t i = 0; i < n; ++i) {
+        s[2 * i] = hex[p[i] >> 4];
+        s[2 * i + 1] = hex[p[i] & 0xF];
+    }
+    return s;
+}
+
+std::atomic<bool> g_fault_injection{false};
+
+/// Compiled pattern databases by rule set, so that a runtime started again with the same rules
+/// (tests, short-lived tools, every init() of a process) does not pay Hyperscan's compile time
+/// (~10 ms for the defaults) again. A database is immutable and scanned with per-user scratch,
+/// so one copy serves every redactor. The few most recent rule sets are kept.
+template <class Compile>
+std::shared_ptr<hs_database_t> cached_database(const std::vector<const char*>& exprs, const std::vector<unsigned>& flags,
+                                               Compile&& compile) {
+    static std::mutex m;
+    static std::vector<std::pair<std::string, std::shared_ptr<hs_database_t>>> cache;   // most recent last
+    constexpr std::size_t max_entries = 8;
+    std::string key;
+    for (std::size_t i = 0; i < exprs.size(); ++i) {
+        key += std::to_string(flags[i]);
+        key += ':';
+        key += std::to_string(std::strlen(exprs[i]));
+        key += ':';
+        key += exprs[i];
+    }
+    {
+        std::lock_guard lk(m);
+        for (auto it = cache.begin(); it != cache.end(); ++it)
+            if (it->first == key) {
+                auto entry = std::move(*it);
+                cache.erase(it);
+                cache.push_back(std::move(entry));
+                return cache.back().second;
+            }
+    }
+    std::shared_ptr<hs_database_t> db(compile(), hs_free_database);   // outside the lock: ~10 ms
+    std::lock_guard lk(m);
+    if (cache.size() >= max_entries) cache.erase(cache.begin());
+    cache.emplace_back(std::move(key), db);
+    return db;
+}
+
+/// One Hyperscan call over [data, data + n) reporting to `ctx`; throws if the scan fails.
+void scan_block(const redactor_impl& im, scan_scratch& sc, const char* data, std::size_t n, scan_context& ctx) {
+    const hs_error_t rc = g_fault_injection.load(std::memory_order_relaxed)
+                              ? HS_SCRATCH_IN_USE
+                              : hs_scan(im.db, data, static_cast<unsigned>(n), 0, sc.s, on_match, &ctx);
+    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+}
+
+} // namespace
+
+void set_redaction_fault_injection(bool on) noexcept { g_fault_injection.store(on); }
+
+} // namespace detail
+
+redaction_scratch::redaction_scratch() : s_(std::make_unique<detail::scan_scratch>()) {}
+redaction_scratch::~redaction_scratch() = default;
+redaction_scratch::redaction_scratch(redaction_scratch&&) noexcept = default;
+redaction_scratch& redaction_scratch::operator=(redaction_scratch&&) noexcept = default;
+
+redactor::redactor(const redaction_config& config) : impl_(std::make_unique<detail::redactor_impl>()) {
+    auto& im = *impl_;
+    im.cfg = config;
+    if (config.include_defaults)
+        for (const auto& r : detail::default_rules())
+            if (std::find(config.disabled_defaults.begin(), config.disabled_defaults.end(), r.name) ==
+                config.disabled_defaults.end())
+                im.rules.push_back(r);
+    for (const auto& name : config.disabled_defaults) {
+        const auto& d = detail::default_rules();
+        if (std::none_of(d.begin(), d.end(), [&](const auto& r) { return r.name == name; }))
+            throw config_error("redaction.disabled_defaults", "no default rule named '" + name + "'");
+    }
+    int prio = 100;
+    for (std::size_t i = 0; i < config.rules.size(); ++i) {
+        const auto& r = config.rules[i];
+        const std::string field = "redaction.rules[" + std::to_string(i) + "]";
+        if (r.name.empty()) throw config_error(field + ".name", "must not be empty");
+        if (r.pattern.empty() && r.field_paths.empty())
+            throw config_error(field, "rule '" + r.name + "' needs a pattern or field_paths");
+        if (!r.pattern.empty()) im.rules.push_back({r.name, r.pattern, detail::post_kind::plain, prio++, r.replacement});
+        for (const auto& p : r.field_paths) im.field_paths[p] = r.replacement;
+    }
+    if (!config.allowlist_patterns.empty()) {
+        std::vector<std::string> anchored;
+        for (const auto& p : config.allowlist_patterns) anchored.push_back("^(?:" + p + ")$");
+        std::vector<const char*> exprs;
+        std::vector<unsigned> flags, ids;
+        for (std::size_t i = 0; i < anchored.size(); ++i) {
+            exprs.push_back(anchored[i].c_str());
+            flags.push_back(HS_FLAG_SINGLEMATCH);
+            ids.push_back(static_cast<unsigned>(i));
+        }
+        hs_compile_error_t* err = nullptr;
+        if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
+                             nullptr, &im.allow_db, &err) != HS_SUCCESS) {
+            const std::string what = err ? err->message : "unknown error";
+            const int idx = err ? err->expression : -1;
+            if (err) hs_free_compile_error(err);
+            throw config_error("redaction.allowlist_patterns[" + std::to_string(idx < 0 ? 0 : idx) + "]", what);
+        }
+        if (hs_alloc_scratch(im.allow_db, &im.allow_scratch) != HS_SUCCESS)
+            throw std::runtime_error("tracecraft: hs_alloc_scratch failed");
+    }
+    if (!im.rules.empty()) {
+        std::vector<const char*> exprs;
+        std::vector<unsigned> flags, ids;
+        for (std::size_t i = 0; i < im.rules.size(); ++i) {
+            exprs.push_back(im.rules[i].pattern.c_str());
+            flags.push_back(im.rules[i].som ? HS_FLAG_SOM_LEFTMOST : 0u);
+            ids.push_back(static_cast<unsigned>(i));
+        }
+        im.db_owner = detail::cached_database(exprs, flags, [&] {
+            hs_database_t* db = nullptr;
+            hs_compile_error_t* err = nullptr;
+            if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                                 HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+                std::string field = "redaction";
+                std::string what = err ? err->message : "unknown error";
+                if (err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < im.rules.size())
+                    field = "redaction.rule '" + im.rules[static_cast<std::size_t>(err->expression)].name + "'.pattern";
+                if (err) hs_free_compile_error(err);
+                throw config_error(field, "Hyperscan cannot compile it with start-of-match reporting: " + what);
+            }
+            return db;
+        });
+        im.db = im.db_owner.get();
+    }
+    for (auto& r : im.rules) {
+        if (!r.extend.empty()) r.extend_table = detail::class_table(r.extend);
+        if (detail::has_anchor(r.pattern)) im.batchable = false;
+    }
+    // Values shorter than every rule's minimum match width need no scan (method names,
+    // model ids, short tags: most strings of a typical span).
+    im.min_width = im.rules.empty() ? 0 : ~std::size_t{0};
+    for (const auto& r : im.rules) {
+        hs_expr_info_t* info = nullptr;
+        hs_compile_error_t* err = nullptr;
+        if (hs_expression_info(r.pattern.c_str(), r.som ? HS_FLAG_SOM_LEFTMOST : 0u, &info, &err) == HS_SUCCESS && info) {
+            im.min_width = std::min<std::size_t>(im.min_width, info->min_width);
+            std::free(info);   // allocated by Hyperscan's default allocator (malloc)
+        } else {
+            if (err) hs_free_compile_error(err);
+            im.min_width = 0;   // unknown: scan everything
+        }
+    }
+    // Rules sharing a name share its replacement (replacement_for's lookup), resolved once here
+    // so that redacting never searches or allocates per match.
+    for (auto& r : im.rules)
+        if (!r.replacement)
+            for (const auto& o : im.rules)
+                if (o.replacement && o.name == r.name) {
+                    r.replacement = o.replacement;
+                    break;
+                }
+    if (!config.hash_key.empty()) {
+        im.hmac_key = config.hash_key;
+    } else {
+        unsigned char k[32];
+        if (RAND_bytes(k, sizeof k) != 1) throw std::runtime_error("tracecraft: RAND_bytes failed for the HMAC key");
+        im.hmac_key.assign(reinterpret_cast<const char*>(k), sizeof k);
+    }
+}
+
+redactor::~redactor() = default;
+
+redaction_scratch redactor::make_scratch() const {
+    redaction_scratch s;
+    if (impl_->db && hs_alloc_scratch(impl_->db, &s.s_->s) != HS_SUCCESS)
+        throw std::runtime_error("tracecraft: hs_alloc_scratch failed");
+    return s;
+}
+
+const redaction_config& redactor::config() const noexcept { return impl_->cfg; }
+
+std::vector<std::string> redactor::rule_names() const {
+    std::vector<std::string> n;
+    for (const auto& r : impl_->rules)
+        if (std::find(n.begin(), n.end(), r.name) == n.end()) n.push_back(r.name);
+    return n;
+}
+
+std::optional<std::string> redactor::field_replacement(std::string_view path) const {
+    const auto& fp = impl_->field_paths;
+    if (fp.empty()) return std::nullopt;
+    auto it = fp.find(path);
+    if (it == fp.end()) {
+        const auto dot = path.rfind('.');
+        if (dot != std::string_view::npos) it = fp.find(path.substr(dot + 1));
+    }
+    if (it == fp.end()) {   // bare key under a section: "inputs.api_key" -> "api_key"
+        const auto first = path.find('.');
+        if (first != std::string_view::npos) it = fp.find(path.substr(first + 1));
+    }
+    if (it == fp.end()) return std::nullopt;
+    switch (impl_->cfg.mode) {
+        case redaction_mode::remove: return std::string();
+        case redaction_mode::hash: return std::string("[REDACTED]");   // whole values are not hashed
+        default: return it->second.value_or("[REDACTED]");
+    }
+}
+
+std::string redactor::replacement_for(std::string_view matched, std::string_view rule) const {
+    for (const auto& r : impl_->rules)
+        if (r.name == rule && r.replacement) return *r.replacement;
+    switch (impl_->cfg.mode) {
+        case redaction_mode::remove: return {};
+        case redaction_mode::hash: {
+            unsigned char mac[EVP_MAX_MD_SIZE];
+            unsigned int len = 0;
+            HMAC(EVP_sha256(), impl_->hmac_key.data(), static_cast<int>(impl_->hmac_key.size()),
+                 reinterpret_cast<const unsigned char*>(matched.data()), matched.size(), mac, &len);
+            return "[HASH:" + detail::to_hex(mac, 8) + "]";
+        }
+        default: return "[REDACTED]";
+    }
+}
+
+bool redactor::session::step() {
+    if (done_) return true;
+    const auto& im = *r_->impl_;
+    if (!im.db || text_.size() < std::max<std::size_t>(im.min_width, 1)) {
+        done_ = true;
+        return true;
+    }
+    // windows overlap so that a match crossing a boundary is seen whole by one window
+    constexpr std::size_t overlap = 8 << 10;
+    const std::size_t len = std::min(text_.size() - off_, window + overlap);
+    const bool last = off_ + len >= text_.size();
+    // one window (the common case): hits go straight to raw_; otherwise through `part`, to
+    // drop start-of-match hits that belong to the next window
+    const bool single = off_ == 0 && last;
+    std::vector<detail::candidate>& part = single ? raw_ : scratch_->get()->part;
+    if (!single) part.clear();
+    detail::scan_context ctx{&part, &im.rules};
+    detail::scan_block(im, *scratch_->get(), text_.data() + off_, len, ctx);
+    if (!single) {
+        for (const auto& c : part) {
+            // a start-of-match candidate belongs to the window it starts in; prefilter hits
+            // (keyed by their end) are all kept and de-duplicated later, because their text
+            // may begin in the previous window
+            if (im.rules[c.rule].som && c.s >= window && !last) continue;
+            raw_.push_back(detail::candidate{c.s + off_, c.e + off_, c.rule});
+        }
+    }
+    off_ += window;
+    done_ = last;
+    return done_;
+}
+
+std::vector<redaction_match> redactor::session::finish(std::string& out) {
+    while (!step()) {
+    }
+    const auto& im = *r_->impl_;
+    const std::string_view text = text_;
+    std::vector<redaction_match> result;
+    out.clear();
+    if (raw_.empty()) {
+        out.assign(text);
+        return result;
+    }
+    detail::scan_scratch& sc = *scratch_->get();
+    std::vector<detail::candidate>& raw = raw_;   // finish() is the session's last use of it
+    // one confirmed candidate per (rule, start): the longest end that the rule accepts
+    std::sort(raw.begin(), raw.end(), [](const auto& a, const auto& b) {
+        return a.rule != b.rule ? a.rule < b.rule : a.s != b.s ? a.s < b.s : a.e > b.e;
+    });
+    raw.erase(std::unique(raw.begin(), raw.end(),
+                          [](const auto& a, const auto& b) { return a.rule == b.rule && a.s == b.s && a.e == b.e; }),
+              raw.end());
+    std::vector<detail::candidate>& confirmed = sc.confirmed;
+    confirmed.clear();
+    for (std::size_t i = 0; i < raw.size();) {
+        std::size_t j = i;
+        bool done = false;
+        for (; j < raw.size() && raw[j].rule == raw[i].rule && raw[j].s == raw[i].s; ++j) {
+            if (done) continue;
+            std::size_t s = raw[j].s, e = raw[j].e;
+            const detail::compiled_rule& rule = im.rules[raw[j].rule];
+            if (!rule.extend.empty()) {   // fixed-length prefix match: extend to the whole token
+                while (e < text.size() && rule.extend_table[static_cast<unsigned char>(text[e])]) ++e;
+                if (rule.trailing)
+                    while (e < text.size() && text[e] == rule.trailing) ++e;
+            }
+            if (detail::confirm(rule.post, text, s, e)) {
+                confirmed.push_back(detail::candidate{s, e, raw[j].rule});
+                done = true;
+            }
+        }
+        i = j;
+    }
+    // allowlists
+    if (!im.cfg.allowlist.empty() || im.allow_db) {
+        std::erase_if(confirmed, [&](const detail::candidate& c) { return im.allowed(text.substr(c.s, c.e - c.s)); });
+    }
+    // overlaps: longest first, then the more specific rule
+    std::sort(confirmed.begin(), confirmed.end(), [&](const auto& a, const auto& b) {
+        const auto la = a.e - a.s, lb = b.e - b.s;
+        if (la != lb) return la > lb;
+        const int pa = im.rules[a.rule].priority, pb = im.rules[b.rule].priority;
+        return pa != pb ? pa < pb : a.s < b.s;
+    });
+    auto& taken = sc.taken;   // chosen matches, sorted by start (few per value: a vector beats a map)
+    taken.clear();
+    for (const auto& c : confirmed) {
+        auto it = std::lower_bound(taken.begin(), taken.end(), c.s,
+                                   [](const detail::candidate& t, std::size_t s) { return t.s < s; });
+        if (it != taken.end() && it->s < c.e) continue;
+        if (it != taken.begin() && std::prev(it)->e > c.s) continue;
+        taken.insert(it, c);
+    }
+    result.reserve(taken.size());
+    std::size_t pos = 0;
+    out.reserve(text.size());
+    for (const auto& m : taken) {
+        const detail::compiled_rule& rule = im.rules[m.rule];
+        result.push_back(redaction_match{m.s, m.e, rule.name});
+        out.append(text.substr(pos, m.s - pos));
+        if (rule.replacement)
+            out.append(*rule.replacement);
+        else if (im.cfg.mode == redaction_mode::mask)
+            out.append("[REDACTED]");
+        else
+            out.append(r_->replacement_for(text.substr(m.s, m.e - m.s), rule.name));
+        pos = m.e;
+    }
+    out.append(text.substr(pos));
+    return result;
+}
+
+// ---------------------------------------------------------------- batch
+
+bool redactor::batch::add(std::string_view text) {
+    const auto& im = *r_->impl_;
+    if (!im.batchable || text.size() > max_text) return false;
+    const auto i = static_cast<std::uint32_t>(texts_.size());
+    texts_.push_back(text);
+    at_.push_back(joined_.size());
+    if (im.db && text.size() >= std::max<std::size_t>(im.min_width, 1)) {   // shorter: nothing can match
+        joined_at_.push_back(joined_.size());
+        joined_text_.push_back(i);
+        joined_.append(text);
+        separators_.push_back(joined_.size());
+        joined_.push_back('\0');
+    }
+    return true;
+}
+
+void redactor::batch::clear() noexcept {
+    texts_.clear();
+    at_.clear();
+    joined_.clear();
+    joined_at_.clear();
+    joined_text_.clear();
+    separators_.clear();
+    cand_.clear();
+    first_.clear();
+}
+
+void redactor::batch::scan() {
+    const auto& im = *r_->impl_;
+    const std::size_t n = texts_.size();
+    cand_.clear();
+    first_.assign(n + 1, 0);
+    if (joined_.empty()) return;
+    detail::scan_scratch& sc = *scratch_->get();
+    std::vector<detail::candidate>& all = sc.part;
+    all.clear();
+    sc.crossing.clear();
+    detail::scan_context ctx{&all, &im.rules, joined_.data(), &separators_, &sc.crossing};
+    detail::scan_block(im, sc, joined_.data(), joined_.size(), ctx);
+    const auto joined_index = [&](std::size_t end) {   // the joined text holding byte end - 1
+        return static_cast<std::size_t>(std::upper_bound(joined_at_.begin(), joined_at_.end(), end - 1) - joined_at_.begin() - 1);
+    };
+    std::vector<std::uint32_t>& text_of = sc.text_of;
+    text_of.clear();
+    for (const auto& c : all) text_of.push_back(joined_text_[joined_index(c.e)]);
+    // texts where a match crossed in from the previous text: their hits are from a scan alone
+    const std::size_t joint = all.size();
+    for (std::size_t k = 0; k < sc.crossing.size(); ++k) {
+        const std::size_t j = joined_index(sc.crossing[k]);
+        if (k > 0 && joined_index(sc.crossing[k - 1]) == j) continue;
+        const std::uint32_t t = joined_text_[j];
+        for (std::size_t m = 0; m < joint; ++m)
+            if (text_of[m] == t) text_of[m] = ~std::uint32_t{0};   // superseded
+        const std::size_t before = all.size();
+        detail::scan_context alone{&all, &im.rules};
+        detail::scan_block(im, sc, joined_.data() + joined_at_[j], texts_[t].size(), alone);
+        for (std::size_t m = before; m < all.size(); ++m) {
+            all[m].s += joined_at_[j];
+            all[m].e += joined_at_[j];
+            text_of.push_back(t);
+        }
+    }
+    // group by text (counting sort), offsets relative to the text
+    for (std::size_t m = 0; m < all.size(); ++m)
+        if (text_of[m] != ~std::uint32_t{0}) ++first_[text_of[m] + 1];
+    for (std::size_t i = 0; i < n; ++i) first_[i + 1] += first_[i];
+    cand_.resize(first_[n]);
+    fill_.assign(first_.begin(), first_.end() - 1);
+    for (std::size_t m = 0; m < all.size(); ++m) {
+        const std::uint32_t t = text_of[m];
+        if (t == ~std::uint32_t{0}) continue;
+        cand_[fill_[t]++] = detail::candidate{all[m].s - at_[t], all[m].e - at_[t], all[m].rule};
+    }
+}
+
+std::vector<redaction_match> redactor::batch::finish(std::size_t i, std::string& out) {
+    session s(*r_, texts_[i], *scratch_);
+    s.done_ = true;
+    s.raw_.assign(cand_.begin() + first_[i], cand_.begin() + first_[i + 1]);
+    return s.finish(out);
+}
+
+std::vector<redaction_match> redactor::redact(std::string_view text, std::string& out, redaction_scratch& scratch) const {
+    session s(*this, text, scratch);
+    return s.finish(out);
+}
+
+std::string redactor::redact(std::string_view text) const {
+    if (!own_scratch_) own_scratch_ = std::make_unique<redaction_scratch>(make_scratch());
+    std::string out;
+    redact(text, out, *own_scratch_);
+    return out;
+}
+
+} // namespace tracecraft

@@ -1,0 +1,53 @@
+// The redaction engine's rule representation (internal): how a rule is compiled and confirmed.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracecraft::detail {
+
+enum class post_kind : std::uint8_t { plain, token_start, credit_card, phone, ipv4, aws_secret, private_key, email, password };
+
+struct compiled_rule {
+    std::string name;
+    std::string pattern;
+    post_kind post = post_kind::plain;
+    int priority = 0;                      ///< lower wins ties
+    std::optional<std::string> replacement;
+    bool som = true;   ///< false: a prefilter without start-of-match; confirm() finds [start, end)
+    /// Open-ended token rules are compiled as their fixed-length prefix (`x{10,}` -> `x{10}`):
+    /// with start-of-match Hyperscan would report every longer end (~40 callbacks per bearer
+    /// token, half the scan time on a dense corpus). The match is then extended greedily over
+    /// this class, then over `trailing` characters: the same [start, end) as the open form.
+    std::string extend = {};   ///< class spec ("a-zA-Z0-9_-"); empty: no extension
+    char trailing = 0;       ///< e.g. '=' for base64 padding after a bearer token
+    std::array<bool, 256> extend_table{};   ///< built from `extend` by the redactor
+};
+
+/// 256-entry membership table for a class spec of single characters and a-b ranges.
+inline std::array<bool, 256> class_table(std::string_view spec) {
+    std::array<bool, 256> t{};
+    for (std::size_t i = 0; i < spec.size(); ++i) {
+        const auto a = static_cast<unsigned char>(spec[i]);
+        if (i + 2 < spec.size() && spec[i + 1] == '-') {
+            for (unsigned c = a; c <= static_cast<unsigned char>(spec[i + 2]); ++c) t[c] = true;
+            i += 2;
+        } else {
+            t[a] = true;
+        }
+    }
+    return t;
+}
+
+/// The built-in rules (names and order as documented in redaction.hpp).
+const std::vector<compiled_rule>& default_rules();
+
+/// Rule-specific confirmation of one candidate [s, e) in `text`; may adjust the range.
+bool confirm(post_kind k, std::string_view text, std::size_t& s, std::size_t& e);
+
+} // namespace tracecraft::detail
