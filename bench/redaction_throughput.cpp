@@ -1,11 +1,17 @@
 // W4 (README, Performance): redaction throughput on one core, recall and precision.
 //
-//   redaction_throughput [megabytes] [passes]   (defaults 64, 5: the corpus is redacted `passes` times)
+//   redaction_throughput [megabytes] [passes] [hostile_kib]
+//   (defaults 64, 5, 1024: the corpus is redacted `passes` times; each hostile value is
+//   hostile_kib KiB; 0 skips the hostile cases)
 //
 // A deterministic corpus of attribute strings (1 KiB to 64 KiB of English-like prose) with PII
 // planted at known offsets: emails, phone numbers, credit cards, US SSNs, IPv4 addresses,
 // sk- keys, AWS AKIA keys, bearer tokens. All default rules, MASK mode. Recall = planted items
 // redacted; precision = redactions that cover a planted item. Prints one JSON line.
+//
+// Then the worst inputs we could construct, one value each made of one unit repeated (digit
+// groups, '@' and '=' runs, key prefixes, long base64, repeated PEM headers, nested quotes):
+// one JSON line per case with its MB/s. Redaction must stay linear in the input on every one.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -112,5 +118,25 @@ int main(int argc, char** argv) {
                 planted ? static_cast<double>(found) / static_cast<double>(planted) : 1.0, redactions,
                 redactions ? static_cast<double>(true_positive) / static_cast<double>(redactions) : 1.0, compile_ms,
                 red.rule_names().size());
+    const std::size_t hostile_kib = argc > 3 ? std::stoul(argv[3]) : 1024;
+    if (hostile_kib == 0) return 0;
+    const char* units[] = {"4111 ", "1234 ", "1234-", "pwd=", "password: ", "sk-", "token:", "xoxb-", "@", "a@b.", "=",
+                           "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0", "-----BEGIN RSA PRIVATE KEY-----\n",
+                           "\"'", "{\"a\": \"", "1.2.", "Bearer ", "AccountKey=", "555-1234 ", "+1 "};
+    for (const char* unit : units) {
+        std::string value;
+        while (value.size() < (hostile_kib << 10)) value += unit;
+        const auto h0 = std::chrono::steady_clock::now();
+        const auto m = red.redact(value, out, scratch);
+        const double hs = std::chrono::duration<double>(std::chrono::steady_clock::now() - h0).count();
+        std::string shown;
+        for (const char* c = unit; *c; ++c) {
+            if (*c == '"' || *c == '\\') shown += '\\';
+            if (*c == '\n') shown += "\\n";
+            else shown += *c;
+        }
+        std::printf("{\"bench\":\"redaction_hostile\",\"unit\":\"%s\",\"bytes\":%zu,\"mb_per_s\":%.1f,\"matches\":%zu}\n",
+                    shown.c_str(), value.size(), static_cast<double>(value.size()) / 1e6 / hs, m.size());
+    }
     return 0;
 }

@@ -1,5 +1,6 @@
 // Redaction: each default rule (positive and negative), modes, field paths, allowlists,
 // overlap resolution, Luhn, invalid UTF-8, a 64 MiB value, a planted-PII corpus.
+#include <chrono>
 #include <random>
 
 #include "test_util.hpp"
@@ -231,6 +232,185 @@ BOOST_AUTO_TEST_CASE(a_batch_redacts_each_text_as_if_alone) {
     BOOST_TEST(hits > 100u);   // the comparison covered real matches, not just clean text
 }
 
+// The property the pipeline relies on: for every rule set and every texts, a batch gives each
+// text exactly what redact() gives it alone (random rule sets x random texts, seeded).
+BOOST_AUTO_TEST_CASE(a_batch_agrees_with_redact_for_random_rule_sets) {
+    const char* patterns[] = {"secret=.+", "Authorization: .*", "id=\\S+", "[a-z]+@x", "a.b", "\\d+", "(ab)+",
+                              "x[^y]*y", "k[^\\n]{0,30}v", "tok_[a-z0-9]{4,}", "\\s+\\d", "b+", "q.{2,6}q"};
+    const char* pieces[] = {"Authorization: ", "secret=", "id=", "one", "two", "ab", "x", "y", "q", "k", "v", " ",
+                            "\n", "12", "@x", "tok_", "a1b2", "bbb", "\t", "Z"};
+    std::mt19937 rng(20261130);
+    std::size_t compared = 0, hits = 0;
+    std::string expected, got;
+    for (int set = 0; set < 120 * tc_test::fuzz_scale(); ++set) {
+        redaction_config cfg;
+        cfg.include_defaults = rng() % 3 == 0;
+        const int n_rules = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < n_rules; ++k)
+            cfg.rules.push_back(redaction_rule{"r" + std::to_string(k), patterns[rng() % std::size(patterns)], {}, std::nullopt});
+        const redactor red(cfg);
+        auto scratch = red.make_scratch();
+        redactor::batch batch(red, scratch);
+        for (int round = 0; round < 40; ++round) {
+            std::vector<std::string> texts(1 + rng() % 6);
+            for (auto& t : texts) {
+                const int n = static_cast<int>(rng() % 8);
+                for (int k = 0; k < n; ++k) t += pieces[rng() % std::size(pieces)];
+                if (rng() % 10 == 0) t.push_back('\0');
+            }
+            batch.clear();
+            for (const auto& t : texts) BOOST_TEST_REQUIRE(batch.add(t));
+            batch.scan();
+            for (std::size_t i = 0; i < texts.size(); ++i) {
+                const auto alone = red.redact(texts[i], expected, scratch);
+                got = texts[i];
+                if (batch.has_candidates(i)) hits += batch.finish(i, got).size();
+                ++compared;
+                BOOST_TEST_REQUIRE(got == expected, "rule set " << set << " round " << round << " text " << i << ": batch '"
+                                                                << got << "' alone '" << expected << "'");
+            }
+        }
+    }
+    BOOST_TEST(compared > 10000u);
+    BOOST_TEST(hits > 1000u);
+}
+
+// The smallest case that leaked: two texts hit by one open-ended rule, the second longer.
+BOOST_AUTO_TEST_CASE(a_batch_with_two_open_ended_hits) {
+    redaction_config cfg;
+    cfg.include_defaults = false;
+    cfg.rules.push_back(redaction_rule{"auth", "Authorization: .*", {}, std::nullopt});
+    const redactor red(cfg);
+    auto scratch = red.make_scratch();
+    redactor::batch batch(red, scratch);
+    const std::string h1 = "Authorization: one", h2 = "Authorization: two and more";
+    BOOST_TEST_REQUIRE(batch.add(h1));
+    BOOST_TEST_REQUIRE(batch.add(h2));
+    batch.scan();
+    std::string out;
+    BOOST_TEST_REQUIRE(batch.has_candidates(0));
+    batch.finish(0, out);
+    BOOST_TEST(out == "[REDACTED]");
+    BOOST_TEST_REQUIRE(batch.has_candidates(1));
+    batch.finish(1, out);
+    BOOST_TEST(out == "[REDACTED]");
+}
+
+// Hostile values: one unit repeated, the shapes that made confirmation quadratic (every
+// position a candidate that rescanned the run). Linear now: 4x the input takes ~4x the time.
+BOOST_AUTO_TEST_CASE(redaction_is_linear_on_hostile_values) {
+    const redactor& red = default_redactor();
+    auto scratch = red.make_scratch();
+    const char* units[] = {"4111 ", "1234 ", "1234-", "pwd=", "password: ", "sk-", "token:", "xoxb-", "@", "a@b.", "=",
+                           "QUJDREVGR0hJ", "-----BEGIN RSA PRIVATE KEY-----\n", "\"'", "1.2.", "Bearer ", "AccountKey=",
+                           "555-1234 ", "+1 ", "ghp_", "AKIA"};
+    std::string out;
+    const auto before = red.budget_exhaustions();
+    for (const char* unit : units) {
+        double secs[2] = {0, 0};
+        const std::size_t sizes[2] = {64u << 10, 256u << 10};
+        for (int k = 0; k < 2; ++k) {
+            std::string v;
+            while (v.size() < sizes[k]) v += unit;
+            const auto t0 = std::chrono::steady_clock::now();
+            red.redact(v, out, scratch);
+            secs[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        }
+        // quadratic would be 16x; allow noise on a busy machine (and the fixed costs of a small value)
+        BOOST_TEST(secs[1] < 10 * secs[0] + 0.05, "unit '" << unit << "': 64 KiB " << secs[0] << " s, 256 KiB " << secs[1] << " s");
+        BOOST_TEST(secs[1] < 2.0, "unit '" << unit << "' 256 KiB took " << secs[1] << " s");
+    }
+    BOOST_TEST(red.budget_exhaustions() == before);   // the defaults stay within their budget
+}
+
+BOOST_AUTO_TEST_CASE(an_exhausted_budget_masks_the_whole_value_and_is_counted) {
+    const redactor& red = default_redactor();
+    auto scratch = red.make_scratch();
+    const auto before = red.budget_exhaustions();
+    detail::set_redaction_work_budget(1);
+    std::string v, out;
+    while (v.size() < 8192) v += "4111 ";
+    const auto m = red.redact(v, out, scratch);
+    detail::set_redaction_work_budget(0);
+    BOOST_TEST(out == "[REDACTED]");
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    BOOST_TEST(m[0].rule == "work_budget");
+    BOOST_TEST(red.budget_exhaustions() == before + 1);
+    BOOST_TEST(R("call 555-867-5309 now") == "call [REDACTED] now");   // back to normal
+}
+
+// A match longer than anything a window overlap could hold, across a window boundary, in a value
+// scanned in steps: found whole (the text is one Hyperscan stream).
+BOOST_AUTO_TEST_CASE(a_long_match_across_a_window_boundary) {
+    redaction_config cfg;
+    cfg.include_defaults = false;
+    cfg.rules.push_back(redaction_rule{"block", "BEGIN[^E]*END", {}, std::nullopt});
+    const redactor red(cfg);
+    auto scratch = red.make_scratch();
+    std::string v(redactor::window - 10000, 'x');
+    const std::size_t start = v.size();
+    v += "BEGIN" + std::string(40000, 's') + "END";
+    v += std::string(redactor::window, 'y');
+    redactor::session session(red, v, scratch);
+    int steps = 1;
+    while (!session.step()) ++steps;
+    BOOST_TEST(steps == 3);
+    std::string out;
+    const auto m = session.finish(out);
+    BOOST_TEST_REQUIRE(m.size() == 1u);
+    BOOST_TEST(m[0].start == start);
+    BOOST_TEST(m[0].end == start + 40008);
+    BOOST_TEST(out.find('s') == std::string::npos);
+    std::string alone;
+    red.redact(v, alone, scratch);
+    BOOST_TEST(alone == out);
+}
+
+BOOST_AUTO_TEST_CASE(patterns_that_would_change_meaning_are_rejected_with_the_rule_named) {
+    auto message = [](redaction_config cfg) -> std::string {
+        try {
+            redactor r(cfg);
+        } catch (const config_error& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    redaction_config nul;
+    nul.rules.push_back(redaction_rule{"with_nul", std::string("abc\0def", 7), {}, std::nullopt});
+    const std::string m1 = message(nul);
+    BOOST_TEST(m1.find("redaction.rules[0].pattern") != std::string::npos, m1);
+    BOOST_TEST(m1.find("with_nul") != std::string::npos, m1);
+    BOOST_TEST(m1.find("NUL") != std::string::npos, m1);
+
+    redaction_config escape;   // "x)|(.*" wrapped as "^(?:p)$" kept everything
+    escape.allowlist_patterns = {"x)|(.*"};
+    const std::string m2 = message(escape);
+    BOOST_TEST(m2.find("redaction.allowlist_patterns[0]") != std::string::npos, m2);
+
+    redaction_config quoted;   // an open \Q quote must not swallow the wrapper's ")$"
+    quoted.allowlist_patterns = {"\\Qkeep@example.com"};
+    const redactor rq(quoted);
+    BOOST_TEST(rq.redact("mail keep@example.com and other@example.com") == "mail keep@example.com and [REDACTED]");
+
+    redaction_config nul_allow;
+    nul_allow.allowlist_patterns = {std::string("a\0", 2)};
+    BOOST_TEST(message(nul_allow).find("NUL") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_long_hash_key_gives_the_same_hmac_as_hmac_itself) {
+    redaction_config cfg;
+    cfg.mode = redaction_mode::hash;
+    cfg.hash_key = std::string(200, 'k');
+    const redactor r(cfg);
+    // HMAC-SHA256(key = 200 x 'k', "a@example.com"), first 8 bytes, computed independently (Python hmac)
+    const std::string out = r.redact("a@example.com");
+    BOOST_TEST(out.rfind("[HASH:", 0) == 0u);
+    redaction_config same = cfg;
+    const redactor r2(same);
+    BOOST_TEST(r2.redact("a@example.com") == out);
+    BOOST_TEST(out == "[HASH:" + std::string("1857bc49bd28e14b") + "]");
+}
+
 BOOST_AUTO_TEST_CASE(a_batch_refuses_what_it_cannot_join) {
     auto scratch = default_redactor().make_scratch();
     redactor::batch batch(default_redactor(), scratch);
@@ -326,6 +506,49 @@ BOOST_AUTO_TEST_CASE(every_string_a_span_carries_is_redacted_before_export) {
     BOOST_TEST(s.status_message == "failed for [REDACTED]");
     BOOST_TEST(env.rt->stats().spans_redacted == 1u);
     BOOST_TEST(env.rt->stats().redaction_failures == 0u);
+}
+
+// Once a batch threw out of the pipeline here (an open-ended custom rule over two values, the
+// second longer): the pipeline coroutine died, nothing was exported after it and shutdown()
+// never returned. Both values are masked and the next traces still flow.
+BOOST_AUTO_TEST_CASE(open_ended_custom_rule_over_two_values_and_the_pipeline_goes_on) {
+    trace_config cfg;
+    cfg.redaction.rules.push_back(redaction_rule{"auth", "Authorization: .*", {}, std::nullopt});
+    tc_test::traced_env env(cfg);
+    {
+        run_scope run("headers");
+        run.set_attribute("h1", "Authorization: one").set_attribute("h2", "Authorization: two and much longer");
+    }
+    for (int i = 0; i < 3; ++i) {
+        run_scope later("later");
+        later.set_attribute("mail", "x@example.com");
+    }
+    const auto spans = env.finish();
+    BOOST_TEST_REQUIRE(spans.size() == 4u);
+    const auto& h = tc_test::get_span(spans, "headers");
+    BOOST_TEST(tc_test::str(h.attribute("h1")) == "[REDACTED]");
+    BOOST_TEST(tc_test::str(h.attribute("h2")) == "[REDACTED]");
+    BOOST_TEST(tc_test::str(tc_test::get_span(spans, "later").attribute("mail")) == "[REDACTED]");
+    BOOST_TEST(env.rt->stats().redaction_failures == 0u);
+    BOOST_TEST(env.rt->stats().traces_processor_failed == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_value_over_the_work_budget_is_masked_whole_and_counted) {
+    tc_test::traced_env env;
+    detail::set_redaction_work_budget(1);
+    {
+        run_scope run("digits");
+        std::string v;
+        while (v.size() < 4096) v += "1234 ";
+        run.set_attribute("prompt", v).set_attribute("short", "ok");
+    }
+    env.rt->force_flush();
+    detail::set_redaction_work_budget(0);
+    const auto spans = env.finish();
+    BOOST_TEST_REQUIRE(spans.size() == 1u);
+    BOOST_TEST(tc_test::str(spans[0].attribute("prompt")) == "[REDACTED]");
+    BOOST_TEST(tc_test::str(spans[0].attribute("short")) == "ok");
+    BOOST_TEST(env.rt->stats().redaction_budget_exhausted == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(redaction_can_be_disabled) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -14,6 +15,19 @@
 #include "tracecraft/tracecraft.hpp"
 
 namespace tc_test {
+
+/// How many times the seeded fuzz-style tests repeat their base count: 1 in CI, more on demand
+/// (TRACECRAFT_FUZZ_SCALE=50 for a long run). Invalid values count as 1.
+inline int fuzz_scale() {
+    const char* v = std::getenv("TRACECRAFT_FUZZ_SCALE");
+    if (!v || !*v) return 1;
+    int n = 0;
+    for (const char* p = v; *p; ++p) {
+        if (*p < '0' || *p > '9' || n > 100000) return 1;
+        n = n * 10 + (*p - '0');
+    }
+    return n > 0 ? n : 1;
+}
 
 /// An io_context with a default runtime that exports into memory.
 struct traced_env {

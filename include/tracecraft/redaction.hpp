@@ -68,6 +68,9 @@ struct redaction_candidate {
 /// Test hook: when set, every scan fails as if Hyperscan had returned an error (to prove the
 /// pipeline fails closed). One relaxed load per 256 KiB window.
 void set_redaction_fault_injection(bool on) noexcept;
+/// Test hook: a confirmation budget of `per_byte` bytes examined per text byte (0: the default),
+/// to prove that an exhausted budget masks the whole text.
+void set_redaction_work_budget(std::size_t per_byte) noexcept;
 } // namespace detail
 
 /// Per-scanning-context scratch space (Hyperscan scratch). Not thread-safe: one per strand.
@@ -97,13 +100,17 @@ public:
     /// Redacts `text` into `out`; returns the replaced matches (offsets in `text`).
     /// Throws std::runtime_error if the scan fails (callers fail closed).
     std::vector<redaction_match> redact(std::string_view text, std::string& out, redaction_scratch& scratch) const;
-    /// The same in steps: scans at most `window` bytes per call to step(); the pipeline
-    /// co_awaits a post between steps so a huge value never starves other handlers.
+    /// The same in steps: scans at most `window` bytes per call to step() (one Hyperscan stream
+    /// over the whole text, so a match of any length across windows is found as in one call);
+    /// the pipeline co_awaits a post between steps so a huge value never starves other handlers.
     class batch;
     class session {
     public:
         session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept
             : r_(&r), text_(text), scratch_(&scratch) {}
+        ~session();
+        session(const session&) = delete;
+        session& operator=(const session&) = delete;
         /// Scans the next window; returns true when the whole text has been scanned.
         bool step();
         /// After the last step: builds `out` and returns the replaced matches.
@@ -118,6 +125,7 @@ public:
         std::string_view text_;
         redaction_scratch* scratch_;
         std::size_t off_ = 0;
+        void* stream_ = nullptr;   // the Hyperscan stream of a text longer than a window
         bool done_ = false;
         std::vector<detail::redaction_candidate> raw_;   // hits of every window so far
     };
@@ -169,10 +177,16 @@ public:
     /// The replacement text for `matched` under rule `rule` (mode, rule replacement, HMAC).
     [[nodiscard]] std::string replacement_for(std::string_view matched, std::string_view rule) const;
 
+    /// How many texts were masked whole because confirming their matches exceeded the work
+    /// budget (a last line of defence: every rule is linear, the budget is ~3x the worst input
+    /// we could construct). Such a text is reported as one match of rule "work_budget".
+    [[nodiscard]] std::uint64_t budget_exhaustions() const noexcept;
+
     [[nodiscard]] const redaction_config& config() const noexcept;
     [[nodiscard]] std::vector<std::string> rule_names() const;
 
 private:
+    std::vector<redaction_match> exhausted(std::string_view text, std::string& out) const;
     std::unique_ptr<detail::redactor_impl> impl_;
     mutable std::unique_ptr<redaction_scratch> own_scratch_;
 };

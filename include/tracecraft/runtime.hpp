@@ -49,6 +49,9 @@ struct runtime_stats {
     std::uint64_t batches_exported = 0;
     std::uint64_t spans_redacted = 0;         ///< spans in which at least one value changed
     std::uint64_t redaction_failures = 0;     ///< spans fully masked because scanning failed
+    /// values masked whole because confirming their matches exceeded the redactor's work budget
+    /// (fail closed; a last line of defence that the default rules do not reach)
+    std::uint64_t redaction_budget_exhausted = 0;
     std::uint64_t queue_spans = 0;            ///< currently queued (gauge)
     std::uint64_t traces_open = 0;            ///< recorded traces not yet complete (gauge)
     /// Functions of one agent that arrived while the agent ran on another thread and waited for

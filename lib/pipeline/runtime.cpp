@@ -225,6 +225,7 @@ runtime_stats runtime::stats() const noexcept {
     r.queue_spans = core_->pipeline_spans.load();
     r.spans_redacted = s.spans_redacted.load();
     r.redaction_failures = s.redaction_failures.load();
+    r.redaction_budget_exhausted = s.redaction_budget_exhausted.load();
     r.context_waits = s.context_waits.load();
     r.spans_out_of_order = s.spans_out_of_order.load();
     r.spans_abandoned = s.spans_abandoned.load();

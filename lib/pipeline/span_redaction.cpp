@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pipeline/processor_access.hpp"
+#include "support/log_limiter.hpp"
 #include "record/string_slots.hpp"
 #include "tracecraft/log.hpp"
 #include "tracecraft/redaction.hpp"
@@ -27,8 +28,10 @@ std::optional<std::string> whole_value_rule(const redactor& red, const string_sl
     return red.field_replacement(path);
 }
 
+log_limiter g_failure_log, g_budget_log;
+
 /// Masks every string in `slots` (a scan failed: fail closed), counting each span once.
-void mask_all(counters& c, const std::vector<string_slot>& slots, const std::string& failure) {
+void mask_all(counters& c, const std::vector<string_slot>& slots, const std::string& failure) noexcept {
     span_record* prev = nullptr;
     str_ref masked{};
     for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -39,7 +42,24 @@ void mask_all(counters& c, const std::vector<string_slot>& slots, const std::str
         }
         slots[i].set(masked);
     }
-    logger()->error("redaction failed, span(s) fully masked: {}", failure);
+    if (!g_failure_log.allow()) return;
+    try {
+        logger()->error("redaction failed, span(s) fully masked (counted in runtime_stats::redaction_failures, "
+                        "{} so far): {}",
+                        c.redaction_failures.load(std::memory_order_relaxed), failure);
+    } catch (...) {
+    }
+}
+
+/// The message of the exception being handled (inside a catch block).
+std::string current_failure() noexcept {
+    try {
+        throw;
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
 }
 
 /// Bound to one runtime: its compiled redactor and strand-only scratch state.
@@ -50,16 +70,59 @@ public:
 
     std::string_view name() const noexcept override { return "redaction"; }
 
+    // Neither path lets an exception out: whatever goes wrong, the trace's strings are masked
+    // (fail closed), the failure is counted and said, and the pipeline goes on.
     processor_verdict process(trace_editor& trace) override {
-        return redact_now(processor_access::buffer(trace)) ? processor_verdict::keep : processor_verdict::defer;
+        trace_buffer* t = processor_access::buffer(trace);
+        bool done = true;
+        try {
+            done = redact_now(t);
+        } catch (...) {
+            mask_trace(t, current_failure());
+        }
+        count_budget();
+        return done ? processor_verdict::keep : processor_verdict::defer;
     }
     asio::awaitable<processor_verdict> async_process(trace_editor& trace) override {
-        auto op = redact_slowly(processor_access::buffer(trace));   // named local: GCC 12 co_await rule
-        co_await std::move(op);
+        trace_buffer* t = processor_access::buffer(trace);
+        std::string failure;
+        try {
+            auto op = redact_slowly(t);   // named local: GCC 12 co_await rule
+            co_await std::move(op);
+        } catch (...) {
+            failure = current_failure();
+        }
+        if (!failure.empty()) mask_trace(t, failure);
+        count_budget();
         co_return processor_verdict::keep;
     }
 
 private:
+    void mask_trace(trace_buffer* t, const std::string& failure) noexcept {
+        std::vector<string_slot>& slots = slots_;
+        slots.clear();
+        try {
+            for (span_record* r = t->ended.load(std::memory_order_acquire); r; r = r->next_ended) collect_strings(r, slots);
+        } catch (...) {   // out of memory while listing: mask what was listed
+        }
+        mask_all(stats_, slots, failure);
+    }
+
+    /// Adds the values masked over budget since the last trace to runtime_stats, and says so.
+    void count_budget() noexcept {
+        const std::uint64_t now = redactor_.budget_exhaustions();
+        if (now == budget_seen_) return;
+        stats_.redaction_budget_exhausted.fetch_add(now - budget_seen_, std::memory_order_relaxed);
+        budget_seen_ = now;
+        if (!g_budget_log.allow()) return;
+        try {
+            logger()->warn("redaction: a value exceeded the work budget and was masked whole ({} so far, counted in "
+                           "runtime_stats::redaction_budget_exhausted)",
+                           now);
+        } catch (...) {
+        }
+    }
+
     /// Redacts a trace whose values are all short (the common case) in one Hyperscan call over
     /// all of them (redactor::batch), without a coroutine. Returns false, having changed nothing,
     /// when a value cannot be batched or the values exceed one window: redact_slowly does those.
@@ -150,6 +213,7 @@ private:
     redactor::batch batch_;
     std::vector<string_slot> slots_;   ///< reused for every trace
     counters& stats_;
+    std::uint64_t budget_seen_ = 0;
 };
 
 /// What processors::redaction() lists: binds a redaction_processor when redaction is enabled.

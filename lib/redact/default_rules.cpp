@@ -101,12 +101,28 @@ bool is_sep(char c) noexcept { return c == '-' || c == ' '; }
 
 /// credit card from a hit on 12 digits: the whole run of digits and single '-'/' ' separators
 /// around it must hold 13-19 digits, start with an issuer digit (2-6), stand alone and pass Luhn.
-bool confirm_card(std::string_view t, std::size_t& s, std::size_t& e) {
+bool confirm_card(confirm_state& st, std::size_t& s, std::size_t& e) {
+    // A card is at most 19 digits with single separators between them (37 bytes): a run that
+    // goes on further in either direction is no card, so neither walk goes beyond 40 bytes (a
+    // page of "4111 4111 ..." would otherwise walk the whole run for every group), and a hit
+    // inside a run already known to be too long is rejected without a walk.
+    const std::string_view t = st.text;
+    constexpr std::size_t longest = 40;
+    if (st.value.from != ~std::size_t{0} && e > st.value.from && e <= st.value.to) return false;
+    std::size_t& work = st.work;
     std::size_t b = e, f = e;
-    while (b > 0 && (is_digit(t[b - 1]) || (is_sep(t[b - 1]) && b >= 2 && is_digit(t[b - 2]) && is_digit(t[b]))))
+    while (b > 0 && e - b <= longest &&
+           (is_digit(t[b - 1]) || (is_sep(t[b - 1]) && b >= 2 && is_digit(t[b - 2]) && is_digit(t[b]))))
         --b;
-    while (f < t.size() && (is_digit(t[f]) || (is_sep(t[f]) && f + 1 < t.size() && is_digit(t[f + 1]) && is_digit(t[f - 1]))))
+    while (f < t.size() && f - e <= longest &&
+           (is_digit(t[f]) || (is_sep(t[f]) && f + 1 < t.size() && is_digit(t[f + 1]) && is_digit(t[f - 1]))))
         ++f;
+    work += f - b;
+    if (f - b > longest) {
+        st.value.from = b;   // [b, f) lies inside one run longer than any card
+        st.value.to = f;
+        return false;
+    }
     if (b > 0 && (is_alnum(t[b - 1]) || t[b - 1] == '.')) return false;
     if (f < t.size() && is_alnum(t[f])) return false;
     if (t[b] < '2' || t[b] > '6') return false;   // issuer prefixes; a ms timestamp starts with 1
@@ -180,7 +196,8 @@ bool confirm_ipv4(std::string_view t, std::size_t& s, std::size_t& e) {
 }
 
 /// password_field from a prefilter hit ending just after the '=' or ':' that follows the key.
-bool confirm_password(std::string_view t, std::size_t& s, std::size_t& e) {
+bool confirm_password(confirm_state& st, std::size_t& s, std::size_t& e) {
+    const std::string_view t = st.text;
     if (e == 0) return false;
     std::size_t k = e - 1;   // the '=' or ':'
     while (k > 0 && is_space(t[k - 1])) --k;
@@ -202,7 +219,7 @@ bool confirm_password(std::string_view t, std::size_t& s, std::size_t& e) {
     const bool quoted = v < t.size() && (t[v] == '"' || t[v] == '\'');
     if (quoted) ++v;
     const std::size_t vs = v;
-    while (v < t.size() && !is_space(t[v]) && t[v] != '"' && t[v] != '\'') ++v;
+    v = st.value.end(t, v, [](char c) { return !is_space(c) && c != '"' && c != '\''; }, st.work);
     if (v - vs < 4) return false;
     if (v < t.size() && (t[v] == '"' || t[v] == '\'')) ++v;
     s = start;
@@ -216,24 +233,37 @@ bool is_word(char c) noexcept {
 
 } // namespace
 
-/// Rule-specific confirmation of one (start, end); may adjust the range.
-bool confirm(post_kind k, std::string_view text, std::size_t& s, std::size_t& e) {
+bool starts_token(std::string_view text, std::size_t s) noexcept {
     const char before = s > 0 ? text[s - 1] : ' ';
+    return !is_word(before) && before != '-';
+}
+
+/// Rule-specific confirmation of one (start, end); may adjust the range.
+bool confirm(post_kind k, confirm_state& st, std::size_t& s, std::size_t& e) {
+    const std::string_view text = st.text;
+    st.work += 16;   // the bounded confirmers' share
     switch (k) {
         case post_kind::plain: return true;
-        case post_kind::token_start: return !is_word(before) && before != '-';
-        case post_kind::credit_card: return confirm_card(text, s, e);
+        case post_kind::token_start: return starts_token(text, s);
+        case post_kind::credit_card: return confirm_card(st, s, e);
         case post_kind::phone: return confirm_phone(text, s, e);
         case post_kind::ipv4: return confirm_ipv4(text, s, e);
         case post_kind::aws_secret:
             s = e - 40;   // keep the keyword, redact the 40-character secret
             return true;
         case post_kind::email: return confirm_email(text, s, e);
-        case post_kind::password: return confirm_password(text, s, e);
+        case post_kind::password: return confirm_password(st, s, e);
         case post_kind::private_key: {
             // the whole block up to and including the END line; to the end of the text if the
-            // block is cut off (fail closed)
-            const std::size_t end_marker = text.find("-----END", e);
+            // block is cut off (fail closed). The search is remembered: a page of repeated
+            // BEGIN lines searches the text once, not once per header.
+            if (st.end_marker_from == ~std::size_t{0} || e < st.end_marker_from ||
+                (st.end_marker_at != std::string_view::npos && e > st.end_marker_at)) {
+                st.end_marker_at = text.find("-----END", e);
+                st.work += (st.end_marker_at == std::string_view::npos ? text.size() : st.end_marker_at) - e;
+                st.end_marker_from = e;
+            }
+            const std::size_t end_marker = st.end_marker_at;
             if (end_marker == std::string_view::npos) {
                 e = text.size();
                 return true;

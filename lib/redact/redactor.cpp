@@ -3,8 +3,10 @@
 #include "tracecraft/redaction.hpp"
 
 #include <hs/hs.h>
+#include <spdlog/spdlog.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,6 +19,7 @@
 
 #include "redact/rules.hpp"
 #include "tracecraft/config_error.hpp"
+#include "tracecraft/log.hpp"
 
 namespace tracecraft {
 namespace detail {
@@ -48,6 +51,15 @@ struct redactor_impl {
     mutable std::mutex allow_mutex;
     std::string hmac_key;
     std::map<std::string, std::optional<std::string>, std::less<>> field_paths;   ///< path -> rule replacement
+    /// Confirmation budget per text: work_per_byte * size + work_fixed bytes examined. The
+    /// default rules need at most ~25 per byte on the worst inputs we could construct.
+    std::size_t work_per_byte = 64, work_fixed = 64 * 1024;
+    mutable std::atomic<std::uint64_t> exhausted{0};
+    /// The same rules compiled for streaming, built on first use (a text longer than a window).
+    /// Null if Hyperscan cannot compile them so: such texts are then scanned in one block call.
+    mutable std::once_flag stream_once;
+    mutable std::shared_ptr<hs_database_t> stream_db;
+    hs_database_t* stream_database() const;
 
     ~redactor_impl() {
         if (allow_scratch) hs_free_scratch(allow_scratch);
@@ -160,6 +172,7 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 }
 
 std::atomic<bool> g_fault_injection{false};
+std::atomic<std::size_t> g_budget_per_byte{0};   // test hook; 0: the redactor's own budget
 
 /// Compiled pattern databases by rule set, so that a runtime started again with the same rules
 /// (tests, short-lived tools, every init() of a process) does not pay Hyperscan's compile time
@@ -167,11 +180,11 @@ std::atomic<bool> g_fault_injection{false};
 /// so one copy serves every redactor. The few most recent rule sets are kept.
 template <class Compile>
 std::shared_ptr<hs_database_t> cached_database(const std::vector<const char*>& exprs, const std::vector<unsigned>& flags,
-                                               Compile&& compile) {
+                                               unsigned mode, Compile&& compile) {
     static std::mutex m;
     static std::vector<std::pair<std::string, std::shared_ptr<hs_database_t>>> cache;   // most recent last
     constexpr std::size_t max_entries = 8;
-    std::string key;
+    std::string key = std::to_string(mode) + ';';
     for (std::size_t i = 0; i < exprs.size(); ++i) {
         key += std::to_string(flags[i]);
         key += ':';
@@ -196,17 +209,51 @@ std::shared_ptr<hs_database_t> cached_database(const std::vector<const char*>& e
     return db;
 }
 
+bool faulty() noexcept { return g_fault_injection.load(std::memory_order_relaxed); }
+
+void check_scan(hs_error_t rc) {
+    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+}
+
 /// One Hyperscan call over [data, data + n) reporting to `ctx`; throws if the scan fails.
 void scan_block(const redactor_impl& im, scan_scratch& sc, const char* data, std::size_t n, scan_context& ctx) {
-    const hs_error_t rc = g_fault_injection.load(std::memory_order_relaxed)
-                              ? HS_SCRATCH_IN_USE
-                              : hs_scan(im.db, data, static_cast<unsigned>(n), 0, sc.s, on_match, &ctx);
-    if (rc != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_scan failed with code " + std::to_string(rc));
+    check_scan(faulty() ? HS_SCRATCH_IN_USE : hs_scan(im.db, data, static_cast<unsigned>(n), 0, sc.s, on_match, &ctx));
 }
 
 } // namespace
 
 void set_redaction_fault_injection(bool on) noexcept { g_fault_injection.store(on); }
+void set_redaction_work_budget(std::size_t per_byte) noexcept { g_budget_per_byte.store(per_byte); }
+
+hs_database_t* redactor_impl::stream_database() const {
+    std::call_once(stream_once, [this] {
+        std::vector<const char*> exprs;
+        std::vector<unsigned> flags, ids;
+        for (std::size_t i = 0; i < rules.size(); ++i) {
+            exprs.push_back(rules[i].pattern.c_str());
+            flags.push_back(rules[i].som ? HS_FLAG_SOM_LEFTMOST : 0u);
+            ids.push_back(static_cast<unsigned>(i));
+        }
+        constexpr unsigned mode = HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE;
+        try {
+            stream_db = cached_database(exprs, flags, mode, [&]() -> hs_database_t* {
+                hs_database_t* db = nullptr;
+                hs_compile_error_t* err = nullptr;
+                if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), mode,
+                                     nullptr, &db, &err) != HS_SUCCESS) {
+                    logger()->info("redaction rules cannot be compiled for streaming ({}): long values are scanned "
+                                   "in one call", err ? err->message : "unknown error");
+                    if (err) hs_free_compile_error(err);
+                    return nullptr;
+                }
+                return db;
+            });
+        } catch (const std::exception&) {
+            stream_db = nullptr;
+        }
+    });
+    return stream_db.get();
+}
 
 } // namespace detail
 
@@ -235,12 +282,31 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
         if (r.name.empty()) throw config_error(field + ".name", "must not be empty");
         if (r.pattern.empty() && r.field_paths.empty())
             throw config_error(field, "rule '" + r.name + "' needs a pattern or field_paths");
+        if (r.pattern.find('\0') != std::string::npos)   // Hyperscan takes C strings: it would compile a prefix
+            throw config_error(field + ".pattern", "rule '" + r.name + "' contains a NUL byte; write \\x00 to match one");
         if (!r.pattern.empty()) im.rules.push_back({r.name, r.pattern, detail::post_kind::plain, prio++, r.replacement});
         for (const auto& p : r.field_paths) im.field_paths[p] = r.replacement;
     }
     if (!config.allowlist_patterns.empty()) {
         std::vector<std::string> anchored;
-        for (const auto& p : config.allowlist_patterns) anchored.push_back("^(?:" + p + ")$");
+        for (std::size_t i = 0; i < config.allowlist_patterns.size(); ++i) {
+            const std::string& p = config.allowlist_patterns[i];
+            const std::string field = "redaction.allowlist_patterns[" + std::to_string(i) + "]";
+            if (p.find('\0') != std::string::npos)
+                throw config_error(field, "contains a NUL byte; write \\x00 to match one");
+            // valid on its own first, so that it cannot close the wrapper's group ("x)|(.*" would
+            // turn "^(?:p)$" into an allowlist that keeps everything); "\E" ends a "\Q" quote
+            // left open, which would otherwise swallow the wrapper's ")$"
+            hs_expr_info_t* info = nullptr;
+            hs_compile_error_t* err = nullptr;
+            if (hs_expression_info(p.c_str(), 0, &info, &err) != HS_SUCCESS) {
+                const std::string what = err ? err->message : "unknown error";
+                if (err) hs_free_compile_error(err);
+                throw config_error(field, "not a valid pattern: " + what);
+            }
+            std::free(info);
+            anchored.push_back("^(?:" + p + "\\E)$");
+        }
         std::vector<const char*> exprs;
         std::vector<unsigned> flags, ids;
         for (std::size_t i = 0; i < anchored.size(); ++i) {
@@ -267,7 +333,7 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
             flags.push_back(im.rules[i].som ? HS_FLAG_SOM_LEFTMOST : 0u);
             ids.push_back(static_cast<unsigned>(i));
         }
-        im.db_owner = detail::cached_database(exprs, flags, [&] {
+        im.db_owner = detail::cached_database(exprs, flags, HS_MODE_BLOCK, [&] {
             hs_database_t* db = nullptr;
             hs_compile_error_t* err = nullptr;
             if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
@@ -310,7 +376,13 @@ redactor::redactor(const redaction_config& config) : impl_(std::make_unique<deta
                     r.replacement = o.replacement;
                     break;
                 }
-    if (!config.hash_key.empty()) {
+    if (config.hash_key.size() > 64) {
+        // HMAC hashes a key longer than the block (64 bytes for SHA-256) before use; doing it
+        // once here gives the same MACs without re-hashing the key for every match
+        unsigned char k[32];
+        SHA256(reinterpret_cast<const unsigned char*>(config.hash_key.data()), config.hash_key.size(), k);
+        im.hmac_key.assign(reinterpret_cast<const char*>(k), sizeof k);
+    } else if (!config.hash_key.empty()) {
         im.hmac_key = config.hash_key;
     } else {
         unsigned char k[32];
@@ -373,6 +445,10 @@ std::string redactor::replacement_for(std::string_view matched, std::string_view
     }
 }
 
+redactor::session::~session() {
+    if (stream_) hs_close_stream(static_cast<hs_stream_t*>(stream_), nullptr, nullptr, nullptr);
+}
+
 bool redactor::session::step() {
     if (done_) return true;
     const auto& im = *r_->impl_;
@@ -380,29 +456,34 @@ bool redactor::session::step() {
         done_ = true;
         return true;
     }
-    // windows overlap so that a match crossing a boundary is seen whole by one window
-    constexpr std::size_t overlap = 8 << 10;
-    const std::size_t len = std::min(text_.size() - off_, window + overlap);
-    const bool last = off_ + len >= text_.size();
-    // one window (the common case): hits go straight to raw_; otherwise through `part`, to
-    // drop start-of-match hits that belong to the next window
-    const bool single = off_ == 0 && last;
-    std::vector<detail::candidate>& part = single ? raw_ : scratch_->get()->part;
-    if (!single) part.clear();
-    detail::scan_context ctx{&part, &im.rules};
-    detail::scan_block(im, *scratch_->get(), text_.data() + off_, len, ctx);
-    if (!single) {
-        for (const auto& c : part) {
-            // a start-of-match candidate belongs to the window it starts in; prefilter hits
-            // (keyed by their end) are all kept and de-duplicated later, because their text
-            // may begin in the previous window
-            if (im.rules[c.rule].som && c.s >= window && !last) continue;
-            raw_.push_back(detail::candidate{c.s + off_, c.e + off_, c.rule});
-        }
+    detail::scan_scratch& sc = *scratch_->get();
+    detail::scan_context ctx{&raw_, &im.rules};
+    hs_database_t* sdb = text_.size() > window ? im.stream_database() : nullptr;
+    if (!sdb) {   // one block scan of the whole text (the common case: short values)
+        detail::scan_block(im, sc, text_.data(), text_.size(), ctx);
+        done_ = true;
+        return true;
     }
-    off_ += window;
-    done_ = last;
-    return done_;
+    // A long text is one Hyperscan stream fed a window per step: the same matches as one block
+    // scan (start-of-match is exact over the whole stream), with the caller free to yield
+    // between windows. Offsets are stream offsets, i.e. offsets in the text.
+    if (off_ == 0) {
+        if (hs_alloc_scratch(sdb, &sc.s) != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_alloc_scratch failed");
+        hs_stream_t* st = nullptr;
+        if (hs_open_stream(sdb, 0, &st) != HS_SUCCESS) throw std::runtime_error("tracecraft: hs_open_stream failed");
+        stream_ = st;
+    }
+    const std::size_t len = std::min(text_.size() - off_, window);
+    auto* st = static_cast<hs_stream_t*>(stream_);
+    detail::check_scan(detail::faulty() ? HS_SCRATCH_IN_USE
+                                        : hs_scan_stream(st, text_.data() + off_, static_cast<unsigned>(len), 0, sc.s,
+                                                         detail::on_match, &ctx));
+    off_ += len;
+    if (off_ < text_.size()) return false;
+    stream_ = nullptr;
+    detail::check_scan(hs_close_stream(st, sc.s, detail::on_match, &ctx));   // end-anchored matches
+    done_ = true;
+    return true;
 }
 
 std::vector<redaction_match> redactor::session::finish(std::string& out) {
@@ -427,23 +508,39 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
               raw.end());
     std::vector<detail::candidate>& confirmed = sc.confirmed;
     confirmed.clear();
+    // Every step below is linear in the text (amortised): bounded confirmers, memoised runs.
+    // The budget is the last line of defence against a case we did not foresee: past it the
+    // value is masked whole (fail closed) and counted.
+    detail::confirm_state st(text);
+    const std::size_t per_byte = detail::g_budget_per_byte.load(std::memory_order_relaxed);
+    const std::size_t budget = per_byte ? per_byte * text.size() : im.work_per_byte * text.size() + im.work_fixed;
+    std::uint32_t rule_now = ~std::uint32_t{0};
     for (std::size_t i = 0; i < raw.size();) {
         std::size_t j = i;
         bool done = false;
+        if (raw[i].rule != rule_now) {
+            rule_now = raw[i].rule;
+            st.next_rule();
+        }
+        const detail::compiled_rule& rule = im.rules[raw[i].rule];
         for (; j < raw.size() && raw[j].rule == raw[i].rule && raw[j].s == raw[i].s; ++j) {
+            st.work += 4;
             if (done) continue;
             std::size_t s = raw[j].s, e = raw[j].e;
-            const detail::compiled_rule& rule = im.rules[raw[j].rule];
+            if (rule.post == detail::post_kind::token_start && !detail::starts_token(text, s)) continue;
             if (!rule.extend.empty()) {   // fixed-length prefix match: extend to the whole token
-                while (e < text.size() && rule.extend_table[static_cast<unsigned char>(text[e])]) ++e;
+                const auto& table = rule.extend_table;
+                e = st.extend.end(text, e, [&](char c) { return table[static_cast<unsigned char>(c)]; }, st.work);
                 if (rule.trailing)
                     while (e < text.size() && text[e] == rule.trailing) ++e;
             }
-            if (detail::confirm(rule.post, text, s, e)) {
+            if (detail::confirm(rule.post, st, s, e)) {
                 confirmed.push_back(detail::candidate{s, e, raw[j].rule});
                 done = true;
             }
         }
+        if (st.work > budget) [[unlikely]]
+            return r_->exhausted(text, out);
         i = j;
     }
     // allowlists
@@ -457,14 +554,25 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
         const int pa = im.rules[a.rule].priority, pb = im.rules[b.rule].priority;
         return pa != pb ? pa < pb : a.s < b.s;
     });
-    auto& taken = sc.taken;   // chosen matches, sorted by start (few per value: a vector beats a map)
+    auto& taken = sc.taken;   // chosen matches, sorted by start
     taken.clear();
-    for (const auto& c : confirmed) {
-        auto it = std::lower_bound(taken.begin(), taken.end(), c.s,
-                                   [](const detail::candidate& t, std::size_t s) { return t.s < s; });
-        if (it != taken.end() && it->s < c.e) continue;
-        if (it != taken.begin() && std::prev(it)->e > c.s) continue;
-        taken.insert(it, c);
+    if (confirmed.size() <= 64) {   // the common case: a few matches, a vector beats a tree
+        for (const auto& c : confirmed) {
+            auto it = std::lower_bound(taken.begin(), taken.end(), c.s,
+                                       [](const detail::candidate& t, std::size_t s) { return t.s < s; });
+            if (it != taken.end() && it->s < c.e) continue;
+            if (it != taken.begin() && std::prev(it)->e > c.s) continue;
+            taken.insert(it, c);
+        }
+    } else {   // many (a page of e-mails): O(log n) per match instead of a vector insert
+        std::map<std::size_t, detail::candidate> chosen;
+        for (const auto& c : confirmed) {
+            auto it = chosen.lower_bound(c.s);
+            if (it != chosen.end() && it->second.s < c.e) continue;
+            if (it != chosen.begin() && std::prev(it)->second.e > c.s) continue;
+            chosen.emplace_hint(it, c.s, c);
+        }
+        for (const auto& [start, c] : chosen) taken.push_back(c);
     }
     result.reserve(taken.size());
     std::size_t pos = 0;
@@ -540,12 +648,14 @@ void redactor::batch::scan() {
         const std::uint32_t t = joined_text_[j];
         for (std::size_t m = 0; m < joint; ++m)
             if (text_of[m] == t) text_of[m] = ~std::uint32_t{0};   // superseded
-        const std::size_t before = all.size();
-        detail::scan_context alone{&all, &im.rules};
+        // into a vector of its own: on_match merges a hit into recent candidates of the same
+        // rule and start, and offsets relative to this text must not meet absolute ones
+        std::vector<detail::candidate>& own = sc.confirmed;
+        own.clear();
+        detail::scan_context alone{&own, &im.rules};
         detail::scan_block(im, sc, joined_.data() + joined_at_[j], texts_[t].size(), alone);
-        for (std::size_t m = before; m < all.size(); ++m) {
-            all[m].s += joined_at_[j];
-            all[m].e += joined_at_[j];
+        for (const auto& c : own) {
+            all.push_back(detail::candidate{c.s + joined_at_[j], c.e + joined_at_[j], c.rule});
             text_of.push_back(t);
         }
     }
@@ -568,6 +678,15 @@ std::vector<redaction_match> redactor::batch::finish(std::size_t i, std::string&
     s.raw_.assign(cand_.begin() + first_[i], cand_.begin() + first_[i + 1]);
     return s.finish(out);
 }
+
+std::vector<redaction_match> redactor::exhausted(std::string_view text, std::string& out) const {
+    impl_->exhausted.fetch_add(1, std::memory_order_relaxed);
+    out.clear();
+    if (impl_->cfg.mode != redaction_mode::remove) out = "[REDACTED]";
+    return {redaction_match{0, text.size(), "work_budget"}};
+}
+
+std::uint64_t redactor::budget_exhaustions() const noexcept { return impl_->exhausted.load(std::memory_order_relaxed); }
 
 std::vector<redaction_match> redactor::redact(std::string_view text, std::string& out, redaction_scratch& scratch) const {
     session s(*this, text, scratch);

@@ -47,7 +47,45 @@ inline std::array<bool, 256> class_table(std::string_view spec) {
 /// The built-in rules (names and order as documented in redaction.hpp).
 const std::vector<compiled_rule>& default_rules();
 
-/// Rule-specific confirmation of one candidate [s, e) in `text`; may adjust the range.
-bool confirm(post_kind k, std::string_view text, std::size_t& s, std::size_t& e);
+/// The end of the run of bytes in `member` that starts at `from`, remembered so that asking again
+/// from inside the same run costs nothing: a run of n bytes hit n times is walked once, which
+/// keeps extension and value scans linear when every position of a long run is a candidate.
+struct run_memo {
+    std::size_t from = ~std::size_t{0}, to = 0;
+    template <class Member>
+    std::size_t end(std::string_view t, std::size_t p, Member member, std::size_t& work) {
+        if (from != ~std::size_t{0} && p >= from && p <= to) return to;
+        std::size_t e = p;
+        while (e < t.size() && member(t[e])) ++e;
+        work += e - p;
+        from = p;
+        to = e;
+        return e;
+    }
+};
+
+/// State of confirming one text's candidates, in order of (rule, start): memos that make each
+/// confirmer amortised O(1) per candidate, and the work done so far (bytes examined) for the
+/// redactor's budget. Reset the memos when the rule changes.
+struct confirm_state {
+    explicit confirm_state(std::string_view t) noexcept : text(t) {}
+    std::string_view text;
+    run_memo extend, value;
+    std::size_t end_marker_from = ~std::size_t{0}, end_marker_at = 0;   ///< memo of find("-----END", from)
+    std::size_t work = 0;
+    void next_rule() noexcept {
+        extend = {};
+        value = {};
+        end_marker_from = ~std::size_t{0};
+    }
+};
+
+/// Rule-specific confirmation of one candidate [s, e); may adjust the range. Every confirmer
+/// examines a bounded number of bytes, or walks a run once through the memos in `st`.
+bool confirm(post_kind k, confirm_state& st, std::size_t& s, std::size_t& e);
+
+/// token_start: the match begins a token (no word character or '-' before it). Checked before
+/// extension, so that a run of "sk-sk-sk-..." costs one check per candidate.
+bool starts_token(std::string_view text, std::size_t s) noexcept;
 
 } // namespace tracecraft::detail
