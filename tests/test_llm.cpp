@@ -45,6 +45,44 @@ scripted_source three_chunks() {
 
 BOOST_AUTO_TEST_SUITE(llm_usage)
 
+// Counts a hostile or broken provider can send: none reaches a float-to-int cast or an overflow.
+BOOST_AUTO_TEST_CASE(token_counts_that_are_no_counts_are_ignored_and_counted) {
+    const auto before = rejected_token_counts();
+    for (const char* bad : {"1e308", "18446744073709551616", "18446744073709551615", "-5", "2.5", "-0.5",
+                            "1000000000001", "99999999999999999999999"}) {
+        const std::string body = std::string(R"({"usage":{"prompt_tokens":)") + bad + R"(,"completion_tokens":3}})";
+        const auto u = parse_usage(body);
+        BOOST_TEST_REQUIRE(u.has_value(), bad);
+        BOOST_TEST(u->input_tokens == 0, bad);   // ignored as if absent
+        BOOST_TEST(u->output_tokens == 3, bad);
+    }
+    BOOST_TEST(rejected_token_counts() >= before + 8);
+    const auto whole = parse_usage(R"({"usage":{"prompt_tokens":12.0,"completion_tokens":1000000000000}})");
+    BOOST_TEST(whole->input_tokens == 12);
+    BOOST_TEST(whole->output_tokens == 1000000000000);
+
+    token_usage huge{INT64_MAX, INT64_MAX};
+    BOOST_TEST(huge.total() == INT64_MAX);   // saturates, no signed overflow
+
+    // set_tokens clamps; run totals never go negative or wrap
+    tc_test::traced_env env;
+    {
+        run_scope run("agent");
+        { span_scope a("a", span_kind::llm); a.set_model("gpt-4o").set_tokens(-100, INT64_MAX); }
+        { span_scope b("b", span_kind::llm); b.set_model("gpt-4o").set_tokens(5, token_usage::max_tokens); }
+        { span_scope c("c", span_kind::llm); c.set_model("gpt-4o").set_tokens(1, 0).set_attribute("gen_ai.usage.input_tokens", std::int64_t{-7}); }
+    }
+    const auto spans = env.finish();
+    const auto& a = tc_test::get_span(spans, "a");
+    BOOST_TEST(std::get<std::int64_t>(a.attribute("gen_ai.usage.input_tokens")) == 0);
+    BOOST_TEST(std::get<std::int64_t>(a.attribute("gen_ai.usage.output_tokens")) == token_usage::max_tokens);
+    const auto& root = tc_test::get_span(spans, "agent");
+    BOOST_TEST(std::get<std::int64_t>(root.attribute("tracecraft.run.input_tokens")) == 5);
+    BOOST_TEST(std::get<std::int64_t>(root.attribute("tracecraft.run.output_tokens")) == 2 * token_usage::max_tokens);
+    const double cost = std::get<double>(root.attribute("tracecraft.run.cost_usd"));
+    BOOST_TEST(cost >= 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(openai_and_anthropic_shapes) {
     auto o = parse_usage(R"({"id":"x","usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46}})");
     BOOST_TEST_REQUIRE(o.has_value());

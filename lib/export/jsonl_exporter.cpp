@@ -13,6 +13,7 @@
 
 #include "pipeline/enrichment.hpp"
 #include "tracecraft/otlp/semconv.hpp"
+#include "llm/token_counts.hpp"
 
 namespace tracecraft {
 namespace {
@@ -213,7 +214,7 @@ std::string jsonl_exporter::render(const trace_view& trace) {
     const detail::run_totals t = detail::run_totals_of(trace);
     char cost[40];
     std::snprintf(cost, sizeof cost, "%.6f", t.cost_usd);
-    o += ",\"total_tokens\":" + std::to_string(t.input_tokens + t.output_tokens) + ",\"total_cost_usd\":" + cost +
+    o += ",\"total_tokens\":" + std::to_string(detail::add_tokens(t.input_tokens, t.output_tokens)) + ",\"total_cost_usd\":" + cost +
          ",\"error_count\":" + std::to_string(t.error_count);
     o += ",\"error\":";
     if (run_root && run->status() == status_code::error)

@@ -9,6 +9,7 @@
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/pricing.hpp"
 #include "tracecraft/processor.hpp"
+#include "llm/token_counts.hpp"
 
 namespace tracecraft {
 
@@ -44,8 +45,9 @@ void add_span(span_record& s, run_totals& r, const price_table* prices) noexcept
     const bool in = usage_keys::is(k.in, value_type::int64), out = usage_keys::is(k.out, value_type::int64);
     if (in || out) {
         r.any_usage = true;
-        if (in) r.input_tokens += k.in->value.as_int();
-        if (out) r.output_tokens += k.out->value.as_int();
+        // set_attribute can bypass set_tokens' clamp: negative counts add nothing, sums saturate
+        if (in) r.input_tokens = add_tokens(r.input_tokens, std::max<std::int64_t>(0, k.in->value.as_int()));
+        if (out) r.output_tokens = add_tokens(r.output_tokens, std::max<std::int64_t>(0, k.out->value.as_int()));
         r.estimated |= usage_keys::is(k.estimated, value_type::boolean) && k.estimated->value.as_bool();
     }
     if (usage_keys::is(k.cost, value_type::float64)) {   // set by the user (or an earlier pass): kept
@@ -56,7 +58,8 @@ void add_span(span_record& s, run_totals& r, const price_table* prices) noexcept
     if (!prices || !(s.flags & span_flag_usage)) return;
     const attr_entry* m = usage_keys::is(k.response_model, value_type::string) ? k.response_model : k.request_model;
     if (!usage_keys::is(m, value_type::string)) return;
-    if (const auto c = prices->cost(m->value.as_string(), in ? k.in->value.as_int() : 0, out ? k.out->value.as_int() : 0)) {
+    if (const auto c = prices->cost(m->value.as_string(), in ? std::max<std::int64_t>(0, k.in->value.as_int()) : 0,
+                                       out ? std::max<std::int64_t>(0, k.out->value.as_int()) : 0)) {
         append_attribute(&s, "tracecraft.cost_usd", value_view::of_double(*c));
         r.cost_usd += *c;
         r.any_cost = true;
@@ -119,7 +122,7 @@ public:
         if (r.any_usage) {
             append_attribute(root, "tracecraft.run.input_tokens", value_view::of_int(r.input_tokens));
             append_attribute(root, "tracecraft.run.output_tokens", value_view::of_int(r.output_tokens));
-            append_attribute(root, "tracecraft.run.total_tokens", value_view::of_int(r.input_tokens + r.output_tokens));
+            append_attribute(root, "tracecraft.run.total_tokens", value_view::of_int(add_tokens(r.input_tokens, r.output_tokens)));
             if (r.estimated) append_attribute(root, "tracecraft.run.usage_estimated", value_view::of_bool(true));
         }
         if (r.any_cost) append_attribute(root, "tracecraft.run.cost_usd", value_view::of_double(r.cost_usd));

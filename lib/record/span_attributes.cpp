@@ -8,6 +8,7 @@
 #include "tracecraft/detail/clock.hpp"
 #include "tracecraft/detail/span_record.hpp"
 #include "tracecraft/detail/task_context.hpp"
+#include "llm/token_counts.hpp"
 
 namespace tracecraft {
 
@@ -184,8 +185,8 @@ span& span::set_model(std::string_view model, std::string_view provider) {
 
 span& span::set_tokens(std::int64_t input_tokens, std::int64_t output_tokens) {
     if (!rec_) return *this;
-    set_attribute("gen_ai.usage.input_tokens", input_tokens);
-    set_attribute("gen_ai.usage.output_tokens", output_tokens);
+    set_attribute("gen_ai.usage.input_tokens", detail::clamp_tokens(input_tokens, "input_tokens"));
+    set_attribute("gen_ai.usage.output_tokens", detail::clamp_tokens(output_tokens, "output_tokens"));
     rec_->flags |= span_flag_usage;
     return *this;
 }
