@@ -4,7 +4,11 @@
 #include <fstream>
 #include <map>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "test_util.hpp"
+#include "tracecraft/exporters/otlp_http.hpp"
 
 using namespace tracecraft;
 
@@ -127,6 +131,122 @@ BOOST_AUTO_TEST_CASE(invalid_environment_values_name_the_variable) {
     BOOST_TEST(expect_error([&] { apply_env(c, fake_env({{"TRACECRAFT_BATCH_SIZE", "-1"}})); }) == "TRACECRAFT_BATCH_SIZE");
     BOOST_TEST(expect_error([&] { apply_env(c, fake_env({{"TRACECRAFT_PROCESSOR_ORDER", "x"}})); }) ==
                "TRACECRAFT_PROCESSOR_ORDER");
+}
+
+namespace {
+/// The whole message of the config_error `f` throws.
+std::string error_message(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+} // namespace
+
+// Values that were accepted and then hung (the queue's capacity doubling overflowed to 0),
+// crashed (bare bad_alloc) or overflowed chrono in init(): each is refused with its source named.
+BOOST_AUTO_TEST_CASE(limits_that_hung_or_crashed_are_refused_with_their_source) {
+    const std::pair<const char*, const char*> env_cases[] = {
+        {"TRACECRAFT_MAX_QUEUE_SPANS", "18446744073709551615"}, {"TRACECRAFT_MAX_QUEUE_SPANS", " -1"},
+        {"TRACECRAFT_MAX_QUEUE_SPANS", "99999999999999999999999"}, {"TRACECRAFT_MAX_QUEUE_SPANS", "1099511627776"},
+        {"TRACECRAFT_MAX_QUEUE_SPANS", "+5"}, {"TRACECRAFT_MAX_QUEUE_SPANS", "0x10"},
+        {"TRACECRAFT_BATCH_SIZE", "12abc"}, {"TRACECRAFT_BATCH_SIZE", "12 "}, {"TRACECRAFT_BATCH_SIZE", "1e3"},
+        {"TRACECRAFT_FLUSH_INTERVAL_MS", "9223372036854775807"}, {"TRACECRAFT_FLUSH_INTERVAL_MS", "3155760000000"},
+        {"TRACECRAFT_FLUSH_INTERVAL_MS", "0"}, {"TRACECRAFT_MAX_ATTRIBUTES", "16x"}, {"TRACECRAFT_MAX_ATTRIBUTES", "0"},
+        {"TRACECRAFT_MAX_ATTRIBUTE_LENGTH", "4096;"}, {"TRACECRAFT_MAX_ATTRIBUTE_LENGTH", "4294967296"},
+        {"TRACECRAFT_MAX_STEP_DEPTH", "70000"}, {"TRACECRAFT_SAMPLING_RATE", " 0.5"},
+        {"TRACECRAFT_SAMPLING_RATE", "0.5x"}, {"TRACECRAFT_SAMPLING_SLOW_THRESHOLD_MS", "inf"}};
+    for (const auto& [var, value] : env_cases) {
+        trace_config c;
+        BOOST_TEST(expect_error([&] { apply_env(c, fake_env({{var, value}})); }) == var, var << "=" << value);
+    }
+    const std::pair<const char*, const char*> json_cases[] = {
+        {R"({"max_queue_spans": 1099511627776})", "max_queue_spans"},
+        {R"({"max_queue_spans": 18446744073709551615})", "max_queue_spans"},
+        {R"({"flush_interval_ms": 9223372036854775807})", "flush_interval_ms"},
+        {R"({"batch_size": 0})", "batch_size"},
+        {R"({"max_attributes_per_span": 100000})", "max_attributes_per_span"},
+        {R"({"max_step_depth": 1.5})", "max_step_depth"}};
+    for (const auto& [doc, field] : json_cases) {
+        trace_config c;
+        BOOST_TEST(expect_error([&] { apply_json(c, doc); }) == field, doc);
+    }
+    // what code sets directly is checked by validate(), which init() calls
+    trace_config big;
+    big.max_queue_spans = std::size_t{1} << 40;
+    BOOST_TEST(expect_error([&] { big.validate(); }) == "max_queue_spans");
+    trace_config slow;
+    slow.flush_interval = std::chrono::milliseconds::max();
+    BOOST_TEST(expect_error([&] { slow.validate(); }) == "flush_interval");
+    boost::asio::io_context ioc;
+    BOOST_CHECK_THROW(runtime(ioc, big), config_error);
+}
+
+BOOST_AUTO_TEST_CASE(names_must_be_printable_utf8) {
+    for (const std::string& bad : {std::string("svc\0x", 5), std::string("svc\x1b[31m"), std::string("caf\xc3"),
+                                  std::string("\xff\xfe"), std::string(300, 'a')}) {
+        trace_config c;
+        c.service_name = bad;
+        BOOST_TEST(expect_error([&] { c.validate(); }) == "service_name");
+        trace_config e;
+        e.environment = bad;
+        BOOST_TEST(expect_error([&] { e.validate(); }) == "environment");
+    }
+    trace_config ok;
+    ok.service_name = "caf\xc3\xa9-agent";   // UTF-8 is fine
+    ok.validate();
+}
+
+BOOST_AUTO_TEST_CASE(json_errors_give_line_and_column_and_duplicates_are_refused) {
+    trace_config c;
+    const std::string syntax = error_message([&] { apply_json(c, "{\n  \"batch_size\": 10,\n  \"service_name\" \"x\"\n}"); });
+    BOOST_TEST(syntax.find("line 3, column") != std::string::npos, syntax);
+    const std::string dup = error_message([&] { apply_json(c, R"({"batch_size": 10, "batch_size": 20})"); });
+    BOOST_TEST(dup.find("duplicate key 'batch_size'") != std::string::npos, dup);
+    BOOST_TEST(dup.find("line 1, column") != std::string::npos, dup);
+    const std::string nested = error_message([&] { apply_json(c, R"({"sampling": {"rate": 0.1, "rate": 1}})"); });
+    BOOST_TEST(nested.find("duplicate key 'rate'") != std::string::npos, nested);
+    // the same key in sibling objects is no duplicate
+    apply_json(c, R"({"sampling": {"rules": [{"name": "a", "rate": 1}, {"name": "b", "rate": 0}]}})");
+    BOOST_TEST(c.sampling.rules.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(files_are_read_with_a_limit_and_only_if_regular) {
+    trace_config c;
+    BOOST_TEST(expect_error([&] { apply_json_file(c, "/dev/zero"); }) == "file");
+    const std::string fifo = "/tmp/tracecraft_test_fifo_" + std::to_string(::getpid());
+    BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    BOOST_TEST(expect_error([&] { apply_json_file(c, fifo); }) == "file");   // refused, not blocked on
+    std::remove(fifo.c_str());
+    const std::string big = "/tmp/tracecraft_test_big_" + std::to_string(::getpid()) + ".json";
+    {
+        std::ofstream f(big);
+        f << "{\"service_name\": \"" << std::string(max_config_file_bytes, 'a') << "\"}";
+    }
+    const std::string m = error_message([&] { apply_json_file(c, big); });
+    BOOST_TEST(m.find("larger than") != std::string::npos, m);
+    std::remove(big.c_str());
+    BOOST_TEST(expect_error([&] { (void)load_config("", fake_env({{"TRACECRAFT_CONFIG_FILE", "/dev/zero"}})); }) == "file");
+}
+
+BOOST_AUTO_TEST_CASE(messages_quote_input_bounded_and_escaped) {
+    trace_config c;
+    const std::string huge = "\x1b[2J" + std::string(1 << 20, 'x');
+    const std::string m = error_message([&] { apply_env(c, fake_env({{"TRACECRAFT_BATCH_SIZE", huge}})); });
+    BOOST_TEST(m.size() < 200u, m.size());
+    BOOST_TEST(m.find('\x1b') == std::string::npos);
+    BOOST_TEST(m.find("\\x1b[2J") != std::string::npos, m);
+    BOOST_TEST(m.find("(1048580 bytes)") != std::string::npos, m);
+    BOOST_TEST(config_error::quote("a'b\\c\n\xc3\xa9\xff") == "'a\\'b\\\\c\\n\xc3\xa9\\xff'");
+    std::string err;
+    BOOST_TEST(!parse_tracestate("k=v," + std::string("\x1b") + std::string(1 << 20, 'z'), &err).has_value());
+    BOOST_TEST(err.size() < 200u, err.size());
+    BOOST_TEST(err.find('\x1b') == std::string::npos);
+    // a bare '%' in OTEL_RESOURCE_ATTRIBUTES threw std::invalid_argument from std::stoi
+    const auto o = otlp_http_options::from_env(fake_env({{"OTEL_RESOURCE_ATTRIBUTES", "team=a%zz,pct=100%,sp=a%20b"}}));
+    BOOST_TEST(o.resource_attributes.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(precedence_file_then_environment) {

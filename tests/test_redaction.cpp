@@ -612,6 +612,7 @@ BOOST_AUTO_TEST_CASE(a_huge_value_is_scanned_in_steps_that_let_other_handlers_ru
     trace_config cfg;
     cfg.exporters = {exp};
     cfg.flush_interval = std::chrono::milliseconds(1);
+    cfg.max_attribute_value_length = 0;   // no limit: the whole 32 MiB
     auto rt = std::make_shared<runtime>(ioc, cfg);
     boost::asio::co_spawn(make_executor(ioc, rt.get()), ticker(&ticks, &stop), boost::asio::detached);
     boost::asio::co_spawn(make_executor(ioc, rt.get()), big_trace(&value, &ticks, &at_end), boost::asio::detached);

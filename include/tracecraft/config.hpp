@@ -62,20 +62,26 @@ struct trace_config {
     bool enrich = true;
     /// Model prices for enrichment; null means price_table::builtin() (data/model_prices.json).
     std::shared_ptr<const price_table> prices;
-    /// Spans nested deeper than this are not recorded (counted in stats).
+    /// Spans nested deeper than this are not recorded (counted in stats). 1..65000.
     std::uint32_t max_step_depth = 100;
     /// Capacity of the pipeline, in spans: finished traces waiting for or in export. When it is
     /// full, a newly finished trace is dropped and counted (the producer never blocks);
     /// producers that must not lose traces wait with runtime::async_wait_for_capacity.
+    /// 1..16,777,216.
     std::size_t max_queue_spans = 2048;
     /// Spans per batch handed to the exporters; a batch is formed as soon as this many wait.
+    /// 1..1,048,576 and at most max_queue_spans.
     std::size_t batch_size = 512;
-    /// A partly filled batch is handed over after this delay.
+    /// A partly filled batch is handed over after this delay. 1 ms..1 day.
     std::chrono::milliseconds flush_interval{1000};
-    /// Maximum attributes per span (OTel default 128); extra ones are counted as dropped.
+    /// Maximum attributes per span (OTel default 128, 1..65535); extra ones are counted as dropped.
     std::uint32_t max_attributes_per_span = 128;
-    /// Maximum length of a string attribute value in bytes (0 = unlimited, the OTel default).
-    std::uint32_t max_attribute_value_length = 0;
+    /// Maximum length in bytes of every string a span records (attributes, inputs, outputs,
+    /// event attributes), cut at a UTF-8 boundary; 1 MiB by default, up to 256 MiB, 0 = no limit
+    /// (the OTel default, which leaves a span's memory unbounded). The per-span worst case is
+    /// about max_attributes_per_span x this for attributes (128 MiB by default) plus the inputs,
+    /// outputs and events the code records.
+    std::uint32_t max_attribute_value_length = 1 << 20;
     /// Where finished traces go (fan-out: each exporter gets every batch).
     std::vector<exporter_ptr> exporters;
     /// Debug hook, called by the tail sampler (on the thread that ended the trace, unless a

@@ -14,7 +14,11 @@
 //     "processor_order": "safety" | "efficiency",   (sets processors to that ready-made list)
 //     "max_step_depth": 100, "max_queue_spans": 2048, "batch_size": 512,
 //     "flush_interval_ms": 1000, "max_attributes_per_span": 128,
-//     "max_attribute_value_length": 0 }
+//     "max_attribute_value_length": 1048576 }
+//
+// Numbers are decimal integers within the documented ranges (config.hpp); a value out of range,
+// a duplicate key, or (in a variable) anything but the digits -- a sign, a space, trailing bytes
+// -- is an error. Files must be regular files of at most 1 MiB.
 //
 // Environment variables:
 //   TRACECRAFT_CONFIG_FILE             JSON file read by load_config() when no path is given
@@ -38,9 +42,14 @@ namespace tracecraft {
 /// Looks up an environment variable; returns null when unset.
 using env_lookup = std::function<const char*(const char*)>;
 
-/// Applies a JSON document on top of `cfg`. Throws config_error.
+/// Applies a JSON document on top of `cfg`. Throws config_error naming the key, or "json" with
+/// the line and column of a syntax error or a duplicate key.
 void apply_json(trace_config& cfg, std::string_view json);
-/// Applies a JSON file on top of `cfg`. Throws config_error (field "file" if unreadable).
+/// The largest configuration file read (1 MiB).
+inline constexpr std::size_t max_config_file_bytes = 1 << 20;
+
+/// Applies a JSON file on top of `cfg`. Throws config_error (field "file" if unreadable, not a
+/// regular file or larger than max_config_file_bytes; otherwise the key, with the path).
 void apply_json_file(trace_config& cfg, const std::string& path);
 /// Applies TRACECRAFT_* variables on top of `cfg`. Throws config_error naming the variable.
 void apply_env(trace_config& cfg, const env_lookup& lookup = {});

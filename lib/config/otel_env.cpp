@@ -2,6 +2,8 @@
 // OTEL_RESOURCE_ATTRIBUTES) with the precedence of the OTel specification
 // (https://opentelemetry.io/docs/specs/otel/protocol/exporter/): signal-specific variables win
 // over generic ones; OTEL_EXPORTER_OTLP_ENDPOINT gets /v1/traces appended.
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 
 #include "config/env.hpp"
@@ -12,11 +14,22 @@ namespace tracecraft {
 namespace detail {
 namespace {
 
+int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// %XX escapes decoded; a '%' not followed by two hex digits is kept as it is (the W3C Baggage
+/// format the variables use percent-encodes, but users write a bare '%' too).
 std::string percent_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+        const int hi = s[i] == '%' && i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+        const int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+        if (lo >= 0) {
+            out.push_back(static_cast<char>(hi * 16 + lo));
             i += 2;
         } else {
             out.push_back(s[i]);
@@ -38,7 +51,7 @@ std::vector<std::pair<std::string, std::string>> parse_kv_list(std::string_view 
         const std::string_view item = s.substr(0, comma);
         if (!trim(item).empty()) {
             const auto eq = item.find('=');
-            if (eq == std::string_view::npos) throw config_error(var, "expected key=value, got '" + std::string(item) + "'");
+            if (eq == std::string_view::npos) throw config_error(var, "expected key=value, got " + config_error::quote(item));
             out.emplace_back(trim(percent_decode(item.substr(0, eq))), trim(percent_decode(item.substr(eq + 1))));
         }
         if (comma == std::string_view::npos) break;
@@ -78,17 +91,18 @@ otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
     if (const std::string p = first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &var); !p.empty()) {
         if (p == "http/protobuf") o.protocol = otlp_protocol::http_protobuf;
         else if (p == "http/json") o.protocol = otlp_protocol::http_json;
-        else throw config_error(var, "expected http/protobuf or http/json, got '" + p + "' (grpc is not supported)");
+        else throw config_error(var, "expected http/protobuf or http/json, got " + config_error::quote(p) + " (grpc is not supported)");
     }
     if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &var); !c.empty()) {
         if (c == "gzip") o.gzip = true;
         else if (c == "none") o.gzip = false;
-        else throw config_error(var, "expected gzip or none, got '" + c + "'");
+        else throw config_error(var, "expected gzip or none, got " + config_error::quote(c));
     }
     if (const std::string t = first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &var); !t.empty()) {
-        char* end = nullptr;
-        const long long ms = std::strtoll(t.c_str(), &end, 10);
-        if (end != t.c_str() + t.size() || ms <= 0) throw config_error(var, "expected milliseconds > 0, got '" + t + "'");
+        std::int64_t ms = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
+        if (ec != std::errc() || end != t.data() + t.size() || ms <= 0 || ms > 3'600'000)
+            throw config_error(var, "expected milliseconds between 1 and 3600000, got " + config_error::quote(t));
         o.timeout = std::chrono::milliseconds(ms);
     }
     if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &var); !c.empty())

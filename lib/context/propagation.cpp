@@ -1,5 +1,6 @@
 // W3C Trace Context parsing and formatting.
 #include "tracecraft/propagation.hpp"
+#include "tracecraft/config_error.hpp"
 
 #include <set>
 #include <vector>
@@ -111,13 +112,13 @@ std::optional<std::string> parse_tracestate(std::string_view header, std::string
         if (!member.empty()) {
             const auto eq = member.find('=');
             if (eq == std::string_view::npos)
-                return fail(error, "tracestate: list member without '=': '" + std::string(member) + "'"), std::nullopt;
+                return fail(error, "tracestate: list member without '=': " + config_error::quote(member)), std::nullopt;
             const std::string_view key = member.substr(0, eq), value = member.substr(eq + 1);
-            if (!valid_key(key)) return fail(error, "tracestate: invalid key '" + std::string(key) + "'"), std::nullopt;
+            if (!valid_key(key)) return fail(error, "tracestate: invalid key " + config_error::quote(key)), std::nullopt;
             if (!valid_value(value))
-                return fail(error, "tracestate: invalid value for key '" + std::string(key) + "'"), std::nullopt;
+                return fail(error, "tracestate: invalid value for key " + config_error::quote(key)), std::nullopt;
             if (!keys.insert(key).second)
-                return fail(error, "tracestate: duplicate key '" + std::string(key) + "'"), std::nullopt;
+                return fail(error, "tracestate: duplicate key " + config_error::quote(key)), std::nullopt;
             if (++members > 32) return fail(error, "tracestate: more than 32 list members"), std::nullopt;
             if (!out.empty()) out += ',';
             out.append(member);

@@ -1,4 +1,5 @@
 // The model price table: built-in prices (data/model_prices.json), JSON files, aliases, cost.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -50,11 +51,18 @@ price_table price_table::from_json(std::string_view text) {
 }
 
 price_table price_table::from_file(const std::string& path) {
+    std::error_code fec;
+    const auto st = std::filesystem::status(path, fec);
+    if (fec || !std::filesystem::is_regular_file(st))   // a FIFO would block, /dev/zero never ends
+        throw config_error("prices", "cannot read " + config_error::quote(path, 256) + ": not a regular file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw config_error("prices", "cannot read '" + path + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return from_json(ss.str());
+    if (!in) throw config_error("prices", "cannot read " + config_error::quote(path, 256));
+    constexpr std::size_t limit = 16 << 20;
+    std::string text(limit + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit) throw config_error("prices", config_error::quote(path, 256) + " is larger than 16 MiB");
+    return from_json(text);
 }
 
 std::shared_ptr<const price_table> price_table::builtin() {

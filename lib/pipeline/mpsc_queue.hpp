@@ -3,6 +3,8 @@
 // strand. One CAS per push, no allocation, no lock.
 #pragma once
 
+#include <stdexcept>
+
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -14,6 +16,9 @@ template <class T>
 class mpsc_queue {
 public:
     explicit mpsc_queue(std::size_t min_capacity) {
+        // validated configuration stays far below this; the check keeps the doubling from
+        // overflowing to 0 (an endless loop) whatever a caller passes
+        if (min_capacity > (std::size_t{1} << 32)) throw std::length_error("tracecraft: queue capacity above 2^32");
         std::size_t cap = 2;
         while (cap < min_capacity) cap <<= 1;
         mask_ = cap - 1;

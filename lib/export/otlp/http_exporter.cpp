@@ -69,12 +69,12 @@ namespace {
 void parse_endpoint(const std::string& url, otlp_http_state& st) {
     st.use_tls = url.rfind("https://", 0) == 0;
     if (!st.use_tls && url.rfind("http://", 0) != 0)
-        throw config_error("otlp_http.endpoint", "must start with http:// or https://, got '" + url + "'");
+        throw config_error("otlp_http.endpoint", "must start with http:// or https://, got " + config_error::quote(url, 256));
     const std::string rest = url.substr(st.use_tls ? 8 : 7);
     const auto slash = rest.find('/');
     const std::string authority = rest.substr(0, slash);
     st.target = slash == std::string::npos ? "/" : rest.substr(slash);
-    if (authority.empty()) throw config_error("otlp_http.endpoint", "has no host: '" + url + "'");
+    if (authority.empty()) throw config_error("otlp_http.endpoint", "has no host: " + config_error::quote(url, 256));
     const auto colon = authority.rfind(':');
     if (colon != std::string::npos && authority.find(']') == std::string::npos) {
         st.host = authority.substr(0, colon);
@@ -84,7 +84,7 @@ void parse_endpoint(const std::string& url, otlp_http_state& st) {
         st.port = st.use_tls ? "443" : "80";
     }
     if (st.port.empty() || st.port.find_first_not_of("0123456789") != std::string::npos)
-        throw config_error("otlp_http.endpoint", "invalid port in '" + url + "'");
+        throw config_error("otlp_http.endpoint", "invalid port in " + config_error::quote(url, 256));
 }
 
 std::unique_ptr<asio::ssl::context> make_tls_context(const otlp_tls_options& t) {
