@@ -52,6 +52,9 @@ struct runtime_stats {
     /// values masked whole because confirming their matches exceeded the redactor's work budget
     /// (fail closed; a last line of defence that the default rules do not reach)
     std::uint64_t redaction_budget_exhausted = 0;
+    /// strings exported with U+FFFD in place of bytes that were not valid UTF-8 (receivers
+    /// reject a whole request holding one invalid string)
+    std::uint64_t strings_utf8_repaired = 0;
     std::uint64_t queue_spans = 0;            ///< currently queued (gauge)
     std::uint64_t traces_open = 0;            ///< recorded traces not yet complete (gauge)
     /// Functions of one agent that arrived while the agent ran on another thread and waited for

@@ -202,7 +202,10 @@ json::value parse_document(std::string_view text) {
             bad("json", "duplicate key " + config_error::quote(p.handler().duplicate) + " at " + position(text, n));
         bad("json", "syntax error at " + position(text, n) + ": " + ec.message());
     }
-    return json::parse(json::string_view(text.data(), text.size()));
+    if (n != text.size()) bad("json", "unexpected data after the document at " + position(text, n));
+    json::value doc = json::parse(json::string_view(text.data(), text.size()), ec);
+    if (ec) bad("json", "syntax error: " + ec.message());   // not reached: the first pass saw it all
+    return doc;
 }
 
 } // namespace

@@ -12,6 +12,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "support/utf8.hpp"
+
 namespace tracecraft {
 namespace {
 
@@ -47,7 +49,23 @@ std::string with_commas(std::int64_t v) {
     return out;
 }
 
-std::string value_text(const value_view& v) { return to_display_string(v.to_value()); }
+/// `s` safe to print on a terminal: control bytes (ESC sequences could rewrite the screen or
+/// the title) shown as \xNN, bytes that are not valid UTF-8 as U+FFFD.
+std::string printable(std::string_view s) {
+    static const char hex[] = "0123456789abcdef";
+    std::string valid;
+    detail::append_valid_utf8(valid, s);
+    std::string out;
+    out.reserve(valid.size());
+    for (const char ch : valid) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) ((out += "\\x") += hex[c >> 4]) += hex[c & 0xF];
+        else out += ch;
+    }
+    return out;
+}
+
+std::string value_text(const value_view& v) { return printable(to_display_string(v.to_value())); }
 
 struct node {
     span_view view;
@@ -60,9 +78,9 @@ void render_node(std::ostringstream& os, const std::vector<node>& nodes, std::si
     const char* reset = color ? "\x1b[0m" : "";
     std::string line = prefix;
     if (!is_root) line += last ? "└── " : "├── ";
-    os << line << (color ? kind_colour(s.kind()) : "") << s.name() << reset << " (" << upper(to_string(s.kind()));
+    os << line << (color ? kind_colour(s.kind()) : "") << printable(s.name()) << reset << " (" << upper(to_string(s.kind()));
     const value_view model = s.attributes().find("gen_ai.request.model");
-    if (model.type() == value_type::string) os << " " << model.as_string();
+    if (model.type() == value_type::string) os << " " << printable(model.as_string());
     char dur[32];
     std::snprintf(dur, sizeof dur, "%.1f", static_cast<double>(s.duration_ns()) / 1e6);
     os << ") " << dur << " ms";
@@ -83,7 +101,7 @@ void render_node(std::ostringstream& os, const std::vector<node>& nodes, std::si
     }
     if (s.attributes().find("tracecraft.cancelled").type() == value_type::boolean) os << " [cancelled]";
     if (s.status() == status_code::error)
-        os << (color ? " \x1b[1;31m" : " ") << "ERROR: " << s.status_message() << reset;
+        os << (color ? " \x1b[1;31m" : " ") << "ERROR: " << printable(s.status_message()) << reset;
     os << "\n";
     const std::string child_prefix = is_root ? prefix : prefix + (last ? "    " : "│   ");
     if (verbose) {
@@ -92,7 +110,7 @@ void render_node(std::ostringstream& os, const std::vector<node>& nodes, std::si
             os << child_prefix << (nodes[i].children.empty() ? "    " : "│   ") << label << ": {";
             bool first = true;
             r.for_each([&](std::string_view k, const value_view& v) {
-                os << (first ? "" : ", ") << k << ": " << value_text(v);
+                os << (first ? "" : ", ") << printable(k) << ": " << value_text(v);
                 first = false;
             });
             os << "}\n";

@@ -1,6 +1,7 @@
 // JSONL exporter in the TraceCraft line schema.
 #include "tracecraft/exporters/jsonl.hpp"
 
+#include <cmath>
 #include <unistd.h>
 
 #include <algorithm>
@@ -212,8 +213,8 @@ std::string jsonl_exporter::render(const trace_view& trace) {
     o += ",\"steps\":[" + steps + "]";
     // the run totals as enrichment put them on the root (computed here when it did not run)
     const detail::run_totals t = detail::run_totals_of(trace);
-    char cost[40];
-    std::snprintf(cost, sizeof cost, "%.6f", t.cost_usd);
+    char cost[40] = "0";
+    if (std::isfinite(t.cost_usd)) std::snprintf(cost, sizeof cost, "%.6f", t.cost_usd);   // a NaN cost is no cost
     o += ",\"total_tokens\":" + std::to_string(detail::add_tokens(t.input_tokens, t.output_tokens)) + ",\"total_cost_usd\":" + cost +
          ",\"error_count\":" + std::to_string(t.error_count);
     o += ",\"error\":";

@@ -10,11 +10,17 @@
 #include <spdlog/spdlog.h>
 
 #include "record/batch_access.hpp"
+#include "record/utf8_repair.hpp"
+#include "support/log_limiter.hpp"
 #include "tracecraft/log.hpp"
 
 namespace tracecraft::detail {
 
 namespace asio = boost::asio;
+
+namespace {
+log_limiter g_utf8_log;
+}
 
 struct inflight_batch {
     span_batch batch;
@@ -41,6 +47,15 @@ void runtime_core::dispatch_batches_on_strand(bool force) {
 
 void runtime_core::deliver(std::vector<trace_ref> take) {
     if (take.empty()) return;
+    std::size_t repaired = 0;
+    for (const trace_ref& t : take) repaired += repair_utf8(t.get());
+    if (repaired) [[unlikely]] {
+        const std::uint64_t n = stats.strings_utf8_repaired.fetch_add(repaired, std::memory_order_relaxed) + repaired;
+        if (g_utf8_log.allow())
+            logger()->warn("strings with invalid UTF-8 exported with U+FFFD in place of the bad bytes ({} so far, "
+                           "counted in runtime_stats::strings_utf8_repaired)",
+                           n);
+    }
     auto b = std::make_shared<inflight_batch>();
     b->batch = batch_access::make(std::move(take));
     b->remaining = deliveries.size();

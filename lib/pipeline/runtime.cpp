@@ -226,6 +226,7 @@ runtime_stats runtime::stats() const noexcept {
     r.spans_redacted = s.spans_redacted.load();
     r.redaction_failures = s.redaction_failures.load();
     r.redaction_budget_exhausted = s.redaction_budget_exhausted.load();
+    r.strings_utf8_repaired = s.strings_utf8_repaired.load();
     r.context_waits = s.context_waits.load();
     r.spans_out_of_order = s.spans_out_of_order.load();
     r.spans_abandoned = s.spans_abandoned.load();

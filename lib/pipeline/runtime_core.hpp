@@ -45,6 +45,7 @@ struct counters {
     std::atomic<std::uint64_t> spans_redacted{0};
     std::atomic<std::uint64_t> redaction_failures{0};
     std::atomic<std::uint64_t> redaction_budget_exhausted{0};
+    std::atomic<std::uint64_t> strings_utf8_repaired{0};
     std::atomic<std::uint64_t> context_waits{0};
     std::atomic<std::uint64_t> spans_out_of_order{0};
     std::atomic<std::uint64_t> spans_abandoned{0};

@@ -40,7 +40,10 @@ function anyValue(v, json) {
     if (json) check(typeof v.intValue === 'string', `OTLP/JSON intValue must be a string, got ${JSON.stringify(v.intValue)}`);
     return { type: 'int', value: String(v.intValue) };
   }
-  if (v.doubleValue !== undefined && v.doubleValue !== null) return { type: 'double', value: Number(v.doubleValue) };
+  if (v.doubleValue !== undefined && v.doubleValue !== null) {
+    const d = Number(v.doubleValue);   // NaN and the infinities compare by name
+    return { type: 'double', value: Number.isFinite(d) ? d : String(d) };
+  }
   if (v.arrayValue) {
     const items = (v.arrayValue.values || []).map((x) => anyValue(x, json));
     const t = items.length ? items[0].type : 'string';
@@ -137,7 +140,8 @@ for (const name of ['request.pb', 'request.pb.gz']) {
   compare(normalise(obj, false), name);
 }
 for (const name of ['request.json', 'request.json.gz']) {
-  const text = read(name).toString('utf8');
+  // fatal: a body holding invalid UTF-8 throws here instead of being read leniently
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(read(name));
   const obj = JSON.parse(text);
   // OTLP/JSON: hex ids (not base64), lowerCamelCase keys, enums as integers.
   for (const s of obj.resourceSpans[0].scopeSpans[0].spans) {

@@ -8,7 +8,9 @@
 // usage: tracecraft_otlp_fixture <output-dir>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <fstream>
 #include <stdexcept>
 
@@ -59,7 +61,10 @@ json::object typed(const attribute_value& v) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, std::string>) o = {{"type", "string"}, {"value", x}};
             else if constexpr (std::is_same_v<T, std::int64_t>) o = {{"type", "int"}, {"value", std::to_string(x)}};
-            else if constexpr (std::is_same_v<T, double>) o = {{"type", "double"}, {"value", x}};
+            else if constexpr (std::is_same_v<T, double>) {
+                if (std::isfinite(x)) o = {{"type", "double"}, {"value", x}};
+                else o = {{"type", "double"}, {"value", std::isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity"}};
+            }
             else if constexpr (std::is_same_v<T, bool>) o = {{"type", "bool"}, {"value", x}};
             else if constexpr (std::is_same_v<T, std::monostate>) o = {{"type", "none"}};
             else {
@@ -135,6 +140,15 @@ int main(int argc, char** argv) {
             tool.add_link(*linked);
             tool.set_status(status_code::ok);
         }
+        {
+            // what receivers reject when sent as is: invalid UTF-8 (made U+FFFD before export)
+            // and non-finite doubles (proto3 JSON mapping: "NaN", "Infinity", "-Infinity")
+            span_scope odd("odd \xff name", span_kind::tool);
+            odd.set_attribute("bad\xc3", "a\xff\xfe" "b\xed\xa0\x80" "c").set_attribute("strs_bad", {"ok", "x\xf8y"});
+            const double inf = std::numeric_limits<double>::infinity();
+            odd.set_attribute("nan", std::numeric_limits<double>::quiet_NaN()).set_attribute("inf", inf);
+            odd.set_attribute("ninf", -inf);
+        }
         span_scope r("search_docs", span_kind::retrieval);
     }
     rt->shutdown();
@@ -177,6 +191,7 @@ int main(int argc, char** argv) {
         json::object{{"span", "chat gpt-4o"}, {"key", "llm.token_count.completion"}, {"type", "int"}, {"value", "33"}},
         json::object{{"span", "chat gpt-4o"}, {"key", "openinference.span.kind"}, {"type", "string"}, {"value", "LLM"}},
         json::object{{"span", "lookup_order"}, {"key", "openinference.span.kind"}, {"type", "string"}, {"value", "TOOL"}},
+        json::object{{"span", "odd \xef\xbf\xbd name"}, {"key", "openinference.span.kind"}, {"type", "string"}, {"value", "TOOL"}},
         json::object{{"span", "search_docs"}, {"key", "openinference.span.kind"}, {"type", "string"}, {"value", "RETRIEVER"}},
     };
     write(dir + "/expected.json", json::serialize(expected));

@@ -83,8 +83,11 @@ private:
 void for_each_export_attribute(const span_view& span, dialect d, attribute_visitor f);
 
 /// Appends `s` to `out` as a JSON string literal (quotes and escapes included).
+/// Bytes that are not valid UTF-8 become U+FFFD (JSON text must be UTF-8).
 void append_json_string(std::string& out, std::string_view s);
-/// Appends a value as plain JSON (strings, numbers, booleans, arrays; none as null).
+/// Appends a value as plain JSON (strings, numbers, booleans, arrays; none as null). A NaN or
+/// infinite double is written as the proto3 JSON mapping writes it: "NaN", "Infinity",
+/// "-Infinity" (strings: bare nan/inf are not JSON).
 void append_json_value(std::string& out, const value_view& v);
 /// Appends `attrs` as a JSON object (last write wins per key), leaving out the keys in `skip`.
 void append_json_object(std::string& out, const attribute_range& attrs, std::span<const std::string_view> skip = {});

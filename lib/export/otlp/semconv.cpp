@@ -4,10 +4,13 @@
 #include <algorithm>
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "support/utf8.hpp"
 
 namespace tracecraft::otlp {
 
@@ -34,7 +37,17 @@ constexpr auto json_escape_table = [] {
 
 void append_json_string(std::string& out, std::string_view s) {
     bool plain = true;   // the common case: nothing to escape, one append
-    for (const char ch : s) plain &= !json_escape_table[static_cast<unsigned char>(ch)];
+    unsigned char high = 0;
+    for (const char ch : s) {
+        plain &= !json_escape_table[static_cast<unsigned char>(ch)];
+        high |= static_cast<unsigned char>(ch);
+    }
+    if (high >= 0x80 && !detail::is_valid_utf8(s)) [[unlikely]] {
+        std::string valid;
+        detail::append_valid_utf8(valid, s);
+        append_json_string(out, valid);
+        return;
+    }
     if (plain) {
         out.push_back('"');
         out.append(s);
@@ -286,10 +299,18 @@ void append_json_value(std::string& out, const value_view& v) {
     switch (v.type()) {
         case value_type::string: append_json_string(out, v.as_string()); break;
         case value_type::int64: out += std::to_string(v.as_int()); break;
-        case value_type::float64:
-            std::snprintf(buf, sizeof buf, "%.17g", v.as_double());
-            out += buf;
+        case value_type::float64: {
+            const double d = v.as_double();
+            if (std::isnan(d)) {
+                out += "\"NaN\"";
+            } else if (std::isinf(d)) {
+                out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+            } else {
+                std::snprintf(buf, sizeof buf, "%.17g", d);
+                out += buf;
+            }
             break;
+        }
         case value_type::boolean: out += v.as_bool() ? "true" : "false"; break;
         default:
             if (is_array(v.type())) {
