@@ -1,7 +1,10 @@
 // End to end: the LLM gateway example and the mock LLM on loopback, concurrent plain and
 // streamed requests, the exported spans checked per request; then every bad-input and
 // upstream-fault case (status code, ERROR spans, never a crash).
+#include <filesystem>
 #include <map>
+
+#include <sys/resource.h>
 #include <set>
 
 #include <boost/asio.hpp>
@@ -309,6 +312,172 @@ BOOST_AUTO_TEST_CASE(broken_stream_ends_with_an_error_event) {
     BOOST_TEST(int_attr(llm, "tracecraft.stream.chunks") == 2);
     BOOST_TEST(!std::get<std::string>(llm.output("completion")).empty());   // partial output kept
     BOOST_TEST(int_attr(root, "tracecraft.run.error_count") == 2);
+}
+
+
+// ---- hostile clients -------------------------------------------------------------------------
+
+namespace {
+
+/// Sends raw bytes on a fresh connection (optionally in two parts with a pause between) and
+/// returns everything received until the server closes or `wait` passes.
+asio::awaitable<void> raw_exchange(asio::any_io_executor ex, unsigned short port, std::string first, std::string second,
+                                   std::chrono::milliseconds pause, std::chrono::milliseconds wait, std::string* out,
+                                   bool* done) {
+    asio::ip::tcp::socket sock(ex);
+    co_await sock.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
+    boost::system::error_code ec;
+    co_await asio::async_write(sock, asio::buffer(first), asio::redirect_error(asio::use_awaitable, ec));
+    if (!second.empty()) {
+        asio::steady_timer t(ex, pause);
+        co_await t.async_wait(asio::use_awaitable);
+        co_await asio::async_write(sock, asio::buffer(second), asio::redirect_error(asio::use_awaitable, ec));
+    }
+    asio::steady_timer deadline(ex, wait);
+    deadline.async_wait([&sock](boost::system::error_code e) {
+        if (!e) sock.close();
+    });
+    char buf[4096];
+    for (;;) {
+        const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        out->append(buf, n);
+        if (ec) break;
+    }
+    deadline.cancel();
+    *done = true;
+}
+
+std::string exchange(gateway_env& g, std::string first, std::string second = {},
+                     std::chrono::milliseconds pause = std::chrono::milliseconds(0),
+                     std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
+    std::string out;
+    bool done = false;
+    asio::co_spawn(g.env.ioc, raw_exchange(g.env.ioc.get_executor(), g.gw->port(), std::move(first), std::move(second), pause, wait, &out, &done),
+                   asio::detached);
+    while (!done) g.env.ioc.run_one();
+    return out;
+}
+
+std::string post_raw(const std::string& extra_headers, const std::string& body, const std::string& target = "/v1/chat/completions") {
+    return "POST " + target + " HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n" + extra_headers +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+unsigned status_of(const std::string& response) {
+    if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return 0;
+    return static_cast<unsigned>(std::stoul(response.substr(9, 3)));
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double latency_budget_ms = 1000;   // sanitizers slow everything ~5-10x
+#else
+constexpr double latency_budget_ms = 100;
+#endif
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(malformed_http_is_answered_400_or_431_not_closed_silently) {
+    gateway_env g;
+    const std::string body = llm_gateway::chat_body("gpt-4o", "hi", false);
+    const std::pair<std::string, unsigned> cases[] = {
+        {"POST /v1/chat\x01completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n{}", 400},   // control byte in path
+        {post_raw("X-Note: a\x01" "b\r\n", body), 400},                                                 // control byte in a header
+        {"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 12abc\r\n\r\n{}", 400},   // bad Content-Length
+        {"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},   // conflicting
+        {"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400},   // bad chunk size
+        {"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nX-Big: " + std::string(20000, 'a') + "\r\nContent-Length: 2\r\n\r\n{}", 431},
+        {"BREW /pot HTCPCP/1.0\r\n\r\n", 400},
+    };
+    for (const auto& [request, want] : cases) {
+        const std::string res = exchange(g, request);
+        BOOST_TEST(status_of(res) == want, "request " << tracecraft::config_error::quote(request, 60) << " got " << tracecraft::config_error::quote(res, 80));
+    }
+    // malformed traceparent values: the request is served under a new trace
+    for (const std::string& tp : {std::string("00-\xff\xfe-zz"), std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\xc3"),
+                                 std::string(300, 'f'), std::string("")}) {
+        const std::string res = exchange(g, post_raw("traceparent: " + tp + "\r\nConnection: close\r\n", body));
+        BOOST_TEST(status_of(res) == 200u, tracecraft::config_error::quote(tp) << " got " << tracecraft::config_error::quote(res, 80));
+    }
+    // a control byte inside the traceparent value is malformed HTTP: 400, not a silent close
+    const std::string res = exchange(g, post_raw("traceparent: 00-\x1b[2J\r\nConnection: close\r\n", body));
+    BOOST_TEST(status_of(res) == 400u);
+    // and the gateway still serves normal requests
+    BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_timed_out) {
+    llm_gateway::gateway_options o;
+    o.client_timeout = std::chrono::milliseconds(200);
+    gateway_env g(o);
+    const auto t0 = std::chrono::steady_clock::now();
+    // headers begun, never finished: closed
+    const std::string slow = exchange(g, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n", {}, {}, std::chrono::milliseconds(5000));
+    BOOST_TEST(slow.empty(), slow);
+    // connected, silent: closed
+    const std::string idle = exchange(g, "", {}, {}, std::chrono::milliseconds(5000));
+    BOOST_TEST(idle.empty());
+    // a body sent slowly after complete headers: closed before the rest arrives
+    const std::string body = llm_gateway::chat_body("gpt-4o", "hi", false);
+    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    const std::string part = exchange(g, head + body.substr(0, 5), body.substr(5), std::chrono::milliseconds(600), std::chrono::milliseconds(5000));
+    BOOST_TEST(part.empty(), part);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    BOOST_TEST(secs < 3.0);   // each closed by the gateway's 200 ms deadline, not by our 5 s
+    BOOST_TEST(g.gw->stats().client_timeouts == 3u);
+    // a kept-alive connection works within the deadline
+    BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+}
+
+// The prompt that froze the gateway: digit groups (card and phone candidates everywhere). Its
+// trace is redacted on the same io_context; the next request must still be answered at once.
+BOOST_AUTO_TEST_CASE(a_digit_group_prompt_does_not_delay_the_next_request) {
+    llm_gateway::gateway_options o;
+    o.max_body = 2 << 20;
+    gateway_env g(o);
+    std::string prompt;
+    while (prompt.size() < (900u << 10)) prompt += "1234 ";
+    const std::string big = exchange(g, post_raw("Connection: close\r\n", llm_gateway::chat_body("gpt-4o", prompt, false)));
+    BOOST_TEST_REQUIRE(status_of(big) == 200u);
+    const std::string body = llm_gateway::chat_body("gpt-4o", "where is my order?", false);
+    double worst = 0;
+    for (int i = 0; i < 5; ++i) {   // while the big trace is being redacted
+        const auto t0 = std::chrono::steady_clock::now();
+        BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+        worst = std::max(worst, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    BOOST_TEST_MESSAGE("slowest request while the digit prompt was redacted: " << worst << " ms");
+    BOOST_TEST(worst < latency_budget_ms, "slowest request after the digit prompt took " << worst << " ms");
+    const auto spans = g.finish();
+    BOOST_TEST(g.env.rt->stats().redaction_budget_exhausted == 0u);
+    BOOST_TEST(spans.size() >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(out_of_file_descriptors_pauses_accepting_instead_of_ending_it) {
+    gateway_env g;
+    rlimit old{};
+    BOOST_TEST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    std::size_t open_fds = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++open_fds;
+    rlimit low = old;
+    low.rlim_cur = open_fds + 24;
+    BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+    for (int i = 0; i < 40; ++i) {   // each costs two descriptors here (both ends): the limit is hit
+        auto s = std::make_unique<asio::ip::tcp::socket>(g.env.ioc);
+        boost::system::error_code ec;
+        s->connect({asio::ip::make_address("127.0.0.1"), g.gw->port()}, ec);
+        if (ec) break;
+        held.push_back(std::move(s));
+        g.env.ioc.run_for(std::chrono::milliseconds(2));
+    }
+    g.env.ioc.run_for(std::chrono::milliseconds(100));
+    const auto errors = g.gw->stats().accept_errors;
+    held.clear();   // the clients go away; the gateway's sessions close their ends
+    g.env.ioc.run_for(std::chrono::milliseconds(300));
+    BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    BOOST_TEST(errors > 0u);   // accept did fail with EMFILE
+    const std::string body = llm_gateway::chat_body("gpt-4o", "still there?", false);
+    BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

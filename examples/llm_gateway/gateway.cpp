@@ -32,7 +32,7 @@ struct gateway::state {
     std::mutex pool_mutex;
     std::vector<std::unique_ptr<beast::tcp_stream>> idle;
     std::atomic<bool> stopped{false};
-    std::atomic<std::uint64_t> requests{0}, errors{0}, connects{0};
+    std::atomic<std::uint64_t> requests{0}, errors{0}, connects{0}, accept_errors{0}, client_timeouts{0};
     state(asio::any_io_executor e, gateway_options o) : opt(std::move(o)), ex(e), acceptor(e) {}
 };
 
@@ -494,14 +494,29 @@ asio::awaitable<bool> handle(state_ptr st, beast::tcp_stream& client, request re
     co_return keep;
 }
 
+/// The status for a request Beast could not parse: 431 for a header block over the limit, 400
+/// for the rest (control bytes in the path or a header, a bad or conflicting Content-Length,
+/// a bad chunk size, a bad version, ...), or 0 for a connection that simply ended.
+unsigned status_for_parse_error(const boost::system::error_code& ec) {
+    if (ec == http::error::header_limit) return 431;
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
+    if (ec.category() == http::make_error_code(http::error::bad_method).category()) return 400;
+    return 0;
+}
+
 asio::awaitable<void> session(state_ptr st, tcp::socket sock) {
     beast::tcp_stream client(std::move(sock));
     beast::flat_buffer buf;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(st->opt.max_body);
+        parser.header_limit(static_cast<std::uint32_t>(st->opt.max_header));
         boost::system::error_code ec;
+        // one deadline for the whole request (headers and body) and for the wait between
+        // kept-alive requests: a client that sends slowly or not at all is closed
+        client.expires_after(st->opt.client_timeout);
         co_await http::async_read(client, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        client.expires_never();
         if (ec == http::error::body_limit) {
             st->requests.fetch_add(1, std::memory_order_relaxed);
             tracecraft::run_scope run("chat_completion", run_options_for(parser.get().base()));
@@ -510,7 +525,25 @@ asio::awaitable<void> session(state_ptr st, tcp::socket sock) {
             co_await std::move(op);
             break;
         }
-        if (ec) break;   // closed, or not HTTP
+        if (ec == beast::error::timeout) {   // the stream is closed already (as nginx does for client_header_timeout)
+            st->client_timeouts.fetch_add(1, std::memory_order_relaxed);
+            co_return;
+        }
+        if (ec) {
+            if (const unsigned status = status_for_parse_error(ec)) {
+                st->requests.fetch_add(1, std::memory_order_relaxed);
+                tracecraft::run_scope run("chat_completion");
+                http_failure bad{status, status == 431 ? "request header fields too large" : "malformed HTTP request: " + ec.message(),
+                                 status == 431 ? "request_header_fields_too_large" : "invalid_request_error"};
+                client.expires_after(std::chrono::seconds(1));
+                auto op = fail_request(st, client, run, std::move(bad), false);
+                try {
+                    co_await std::move(op);
+                } catch (const std::exception&) {
+                }
+            }
+            break;   // closed, or not HTTP: after a parse error the stream position is unknown
+        }
         auto op = handle(st, client, parser.release());
         bool keep = false;
         try {
@@ -525,10 +558,20 @@ asio::awaitable<void> session(state_ptr st, tcp::socket sock) {
 }
 
 asio::awaitable<void> accept_loop(state_ptr st) {
+    asio::steady_timer pause(st->ex);
     for (;;) {
         boost::system::error_code ec;
         tcp::socket sock = co_await st->acceptor.async_accept(asio::make_strand(st->ex), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
+        if (st->stopped.load() || ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of file descriptors (EMFILE/ENFILE) or a transient network error: the pending
+            // connection stays in the backlog; wait a little and accept again, instead of
+            // returning and never accepting any more.
+            st->accept_errors.fetch_add(1, std::memory_order_relaxed);
+            pause.expires_after(std::chrono::milliseconds(50));
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
         auto ex = sock.get_executor();
         tracecraft::spawn(ex, session(st, std::move(sock)), asio::detached);   // a fresh context per connection
     }
@@ -560,7 +603,8 @@ void gateway::stop() {
 }
 
 gateway_stats gateway::stats() const noexcept {
-    return gateway_stats{st_->requests.load(), st_->errors.load(), st_->connects.load()};
+    return gateway_stats{st_->requests.load(), st_->errors.load(), st_->connects.load(), st_->accept_errors.load(),
+                         st_->client_timeouts.load()};
 }
 
 } // namespace llm_gateway

@@ -158,11 +158,14 @@ int main(int argc, char** argv) {
         rt->shutdown();
         const auto s = rt->stats();
         std::cout << "traces kept " << s.traces_kept << ", spans exported " << s.spans_exported << ", dropped "
-                  << s.spans_queue_dropped << "\n";
+                  << s.spans_queue_dropped << ", export failed " << s.spans_export_failed << ", redaction failures "
+                  << s.redaction_failures << ", masked over budget " << s.redaction_budget_exhausted
+                  << ", strings UTF-8-repaired " << s.strings_utf8_repaired << "\n";
     }
     pipeline_work.reset();
     if (pipeline.joinable()) pipeline.join();
     const auto gs = gw.stats();
     std::cout << "gateway: " << gs.requests << " requests, " << gs.errors << " errors, " << gs.upstream_connects
-              << " upstream connections\n";
+              << " upstream connections, " << gs.accept_errors << " failed accepts, " << gs.client_timeouts
+              << " client timeouts\n";
 }

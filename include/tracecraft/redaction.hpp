@@ -60,6 +60,7 @@ struct redaction_match {
 namespace detail {
 struct redactor_impl;
 struct scan_scratch;
+struct confirm_progress;
 /// A raw hit: [s, e) of rule `rule` (index in the compiled set), before confirmation.
 struct redaction_candidate {
     std::size_t s, e;
@@ -106,12 +107,13 @@ public:
     class batch;
     class session {
     public:
-        session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept
-            : r_(&r), text_(text), scratch_(&scratch) {}
+        session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept;
         ~session();
         session(const session&) = delete;
         session& operator=(const session&) = delete;
-        /// Scans the next window; returns true when the whole text has been scanned.
+        /// Scans the next window, or (a text longer than a window, once scanned) confirms the
+        /// next slice of candidates; returns true when nothing is left for finish() but to
+        /// build the output.
         bool step();
         /// After the last step: builds `out` and returns the replaced matches.
         std::vector<redaction_match> finish(std::string& out);
@@ -126,7 +128,9 @@ public:
         redaction_scratch* scratch_;
         std::size_t off_ = 0;
         void* stream_ = nullptr;   // the Hyperscan stream of a text longer than a window
-        bool done_ = false;
+        bool done_ = false;        // scanned
+        std::unique_ptr<detail::confirm_progress> progress_;   // a long text's confirmation, in slices
+        bool confirm_slice();
         std::vector<detail::redaction_candidate> raw_;   // hits of every window so far
     };
     static constexpr std::size_t window = 256 * 1024;

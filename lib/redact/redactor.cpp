@@ -39,6 +39,16 @@ struct scan_scratch {
     }
 };
 
+/// Confirmation of a long text spread over several session steps.
+struct confirm_progress {
+    explicit confirm_progress(std::string_view text) : st(text) {}
+    confirm_state st;
+    std::uint32_t rule_now = ~std::uint32_t{0};
+    std::size_t next = 0;
+    bool exhausted = false;
+    std::vector<candidate> confirmed;
+};
+
 struct redactor_impl {
     redaction_config cfg;
     std::vector<compiled_rule> rules;   ///< pattern rules, index = Hyperscan id
@@ -445,12 +455,87 @@ std::string redactor::replacement_for(std::string_view matched, std::string_view
     }
 }
 
+namespace detail {
+
+namespace {
+
+/// Orders candidates by (rule, start, longest end first) without duplicates. Hyperscan reports
+/// in order of end, so each rule's candidates are nearly sorted already: grouped by rule with a
+/// counting pass, then sorted only where they are not (a page of hits sorts in O(n)).
+void prepare_candidates(std::vector<candidate>& raw, std::size_t rules, std::vector<candidate>& tmp) {
+    const auto less = [](const candidate& a, const candidate& b) {
+        return a.rule != b.rule ? a.rule < b.rule : a.s != b.s ? a.s < b.s : a.e > b.e;
+    };
+    if (raw.size() > 64) {
+        std::vector<std::size_t> first(rules + 1, 0);
+        for (const auto& c : raw) ++first[c.rule + 1];
+        for (std::size_t r = 0; r < rules; ++r) first[r + 1] += first[r];
+        tmp.resize(raw.size());
+        for (const auto& c : raw) tmp[first[c.rule]++] = c;
+        raw.swap(tmp);
+    }
+    if (!std::is_sorted(raw.begin(), raw.end(), less)) std::sort(raw.begin(), raw.end(), less);
+    raw.erase(std::unique(raw.begin(), raw.end(),
+                          [](const auto& a, const auto& b) { return a.rule == b.rule && a.s == b.s && a.e == b.e; }),
+              raw.end());
+}
+
+/// Confirms raw[next, ...) group by group until `stop` candidates are passed (never splitting a
+/// (rule, start) group) into `confirmed`. Every confirmer is bounded or memoised, so this is
+/// linear; the budget is the last line of defence against a case not foreseen: past it the
+/// text is masked whole (fail closed). Returns false when the budget is exhausted.
+bool confirm_candidates(const redactor_impl& im, const std::vector<candidate>& raw, std::size_t& next, std::size_t stop,
+                        confirm_state& st, std::uint32_t& rule_now, std::vector<candidate>& confirmed) {
+    const std::string_view text = st.text;
+    const std::size_t per_byte = g_budget_per_byte.load(std::memory_order_relaxed);
+    const std::size_t budget = per_byte ? per_byte * text.size() : im.work_per_byte * text.size() + im.work_fixed;
+    std::size_t i = next;
+    while (i < raw.size() && i < stop) {
+        std::size_t j = i;
+        bool done = false;
+        if (raw[i].rule != rule_now) {
+            rule_now = raw[i].rule;
+            st.next_rule();
+        }
+        const compiled_rule& rule = im.rules[raw[i].rule];
+        for (; j < raw.size() && raw[j].rule == raw[i].rule && raw[j].s == raw[i].s; ++j) {
+            st.work += 4;
+            if (done) continue;
+            std::size_t s = raw[j].s, e = raw[j].e;
+            if (rule.post == post_kind::token_start && !starts_token(text, s)) continue;
+            if (!rule.extend.empty()) {   // fixed-length prefix match: extend to the whole token
+                const auto& table = rule.extend_table;
+                e = st.extend.end(text, e, [&](char c) { return table[static_cast<unsigned char>(c)]; }, st.work);
+                if (rule.trailing)
+                    while (e < text.size() && text[e] == rule.trailing) ++e;
+            }
+            if (confirm(rule.post, st, s, e)) {
+                confirmed.push_back(candidate{s, e, raw[j].rule});
+                done = true;
+            }
+        }
+        i = j;
+        if (st.work > budget) [[unlikely]] {
+            next = i;
+            return false;
+        }
+    }
+    next = i;
+    return true;
+}
+
+} // namespace
+} // namespace detail
+
+redactor::session::session(const redactor& r, std::string_view text, redaction_scratch& scratch) noexcept
+    : r_(&r), text_(text), scratch_(&scratch) {}
+
 redactor::session::~session() {
     if (stream_) hs_close_stream(static_cast<hs_stream_t*>(stream_), nullptr, nullptr, nullptr);
 }
 
 bool redactor::session::step() {
-    if (done_) return true;
+    if (done_) return !progress_ || confirm_slice();
     const auto& im = *r_->impl_;
     if (!im.db || text_.size() < std::max<std::size_t>(im.min_width, 1)) {
         done_ = true;
@@ -483,8 +568,25 @@ bool redactor::session::step() {
     stream_ = nullptr;
     detail::check_scan(hs_close_stream(st, sc.s, detail::on_match, &ctx));   // end-anchored matches
     done_ = true;
-    return true;
+    if (raw_.empty()) return true;
+    // A long text's candidates are confirmed in slices too (a page of digit groups has one per
+    // few bytes): the caller may yield between steps.
+    detail::prepare_candidates(raw_, im.rules.size(), sc.part);
+    progress_ = std::make_unique<detail::confirm_progress>(text_);
+    return false;
 }
+
+bool redactor::session::confirm_slice() {
+    constexpr std::size_t slice = 16384;   // candidates per step: ~1-2 ms
+    auto& p = *progress_;
+    if (p.exhausted || p.next >= raw_.size()) return true;
+    if (!detail::confirm_candidates(*r_->impl_, raw_, p.next, p.next + slice, p.st, p.rule_now, p.confirmed)) {
+        p.exhausted = true;
+        return true;
+    }
+    return p.next >= raw_.size();
+}
+
 
 std::vector<redaction_match> redactor::session::finish(std::string& out) {
     while (!step()) {
@@ -498,51 +600,20 @@ std::vector<redaction_match> redactor::session::finish(std::string& out) {
         return result;
     }
     detail::scan_scratch& sc = *scratch_->get();
-    std::vector<detail::candidate>& raw = raw_;   // finish() is the session's last use of it
-    // one confirmed candidate per (rule, start): the longest end that the rule accepts
-    std::sort(raw.begin(), raw.end(), [](const auto& a, const auto& b) {
-        return a.rule != b.rule ? a.rule < b.rule : a.s != b.s ? a.s < b.s : a.e > b.e;
-    });
-    raw.erase(std::unique(raw.begin(), raw.end(),
-                          [](const auto& a, const auto& b) { return a.rule == b.rule && a.s == b.s && a.e == b.e; }),
-              raw.end());
-    std::vector<detail::candidate>& confirmed = sc.confirmed;
-    confirmed.clear();
-    // Every step below is linear in the text (amortised): bounded confirmers, memoised runs.
-    // The budget is the last line of defence against a case we did not foresee: past it the
-    // value is masked whole (fail closed) and counted.
-    detail::confirm_state st(text);
-    const std::size_t per_byte = detail::g_budget_per_byte.load(std::memory_order_relaxed);
-    const std::size_t budget = per_byte ? per_byte * text.size() : im.work_per_byte * text.size() + im.work_fixed;
-    std::uint32_t rule_now = ~std::uint32_t{0};
-    for (std::size_t i = 0; i < raw.size();) {
-        std::size_t j = i;
-        bool done = false;
-        if (raw[i].rule != rule_now) {
-            rule_now = raw[i].rule;
-            st.next_rule();
-        }
-        const detail::compiled_rule& rule = im.rules[raw[i].rule];
-        for (; j < raw.size() && raw[j].rule == raw[i].rule && raw[j].s == raw[i].s; ++j) {
-            st.work += 4;
-            if (done) continue;
-            std::size_t s = raw[j].s, e = raw[j].e;
-            if (rule.post == detail::post_kind::token_start && !detail::starts_token(text, s)) continue;
-            if (!rule.extend.empty()) {   // fixed-length prefix match: extend to the whole token
-                const auto& table = rule.extend_table;
-                e = st.extend.end(text, e, [&](char c) { return table[static_cast<unsigned char>(c)]; }, st.work);
-                if (rule.trailing)
-                    while (e < text.size() && text[e] == rule.trailing) ++e;
-            }
-            if (detail::confirm(rule.post, st, s, e)) {
-                confirmed.push_back(detail::candidate{s, e, raw[j].rule});
-                done = true;
-            }
-        }
-        if (st.work > budget) [[unlikely]]
+    std::vector<detail::candidate>* confirmed_ptr = &sc.confirmed;
+    if (progress_) {   // confirmed step by step already
+        if (progress_->exhausted) return r_->exhausted(text, out);
+        confirmed_ptr = &progress_->confirmed;
+    } else {
+        detail::prepare_candidates(raw_, im.rules.size(), sc.part);
+        sc.confirmed.clear();
+        detail::confirm_state st(text);
+        std::uint32_t rule_now = ~std::uint32_t{0};
+        std::size_t next = 0;
+        if (!detail::confirm_candidates(im, raw_, next, raw_.size(), st, rule_now, sc.confirmed)) [[unlikely]]
             return r_->exhausted(text, out);
-        i = j;
     }
+    std::vector<detail::candidate>& confirmed = *confirmed_ptr;
     // allowlists
     if (!im.cfg.allowlist.empty() || im.allow_db) {
         std::erase_if(confirmed, [&](const detail::candidate& c) { return im.allowed(text.substr(c.s, c.e - c.s)); });
