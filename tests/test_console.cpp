@@ -59,7 +59,7 @@ std::string mask_durations(const std::string& s) {
     return out;
 }
 
-std::vector<std::string> render_with(bool verbose, bool color) {
+std::vector<std::string> render_with(bool verbose, bool color, void (*produce)() = produce_agent_run) {
     auto rx = std::make_shared<render_exporter>();
     rx->verbose = verbose;
     rx->color = color;
@@ -68,7 +68,7 @@ std::vector<std::string> render_with(bool verbose, bool color) {
     cfg.redaction.enabled = false;
     boost::asio::io_context ioc;
     auto rt = tracecraft::init(ioc, cfg);
-    produce_agent_run();
+    produce();
     rt->shutdown();
     reset_default_runtime();
     return rx->texts;
@@ -137,23 +137,14 @@ BOOST_AUTO_TEST_CASE(lines_go_through_the_given_logger) {
 // A model name, span name or status carrying ESC sequences (from a client) must not drive the
 // terminal: shown escaped.
 BOOST_AUTO_TEST_CASE(control_bytes_from_users_are_shown_escaped) {
-    auto rx = std::make_shared<render_exporter>();
-    rx->verbose = true;
-    trace_config cfg;
-    cfg.exporters = {rx};
-    cfg.redaction.enabled = false;
-    boost::asio::io_context ioc;
-    auto rt = tracecraft::init(ioc, cfg);
-    {
+    const auto texts = render_with(true, false, [] {
         run_scope run("agent\x1b]0;pwned\x07");
         run.set_input("q\x1b[2J", "line\x1b[31mred");
         span_scope llm("chat", span_kind::llm);
         llm.set_model("gpt\x1b[2J-4o\xff").set_status(status_code::error, "bad\rreset");
-    }
-    rt->shutdown();
-    reset_default_runtime();
-    BOOST_TEST_REQUIRE(rx->texts.size() == 1u);
-    const std::string& t = rx->texts[0];
+    });
+    BOOST_TEST_REQUIRE(texts.size() == 1u);
+    const std::string& t = texts[0];
     BOOST_TEST(t.find('\x1b') == std::string::npos, t);
     BOOST_TEST(t.find('\r') == std::string::npos);
     BOOST_TEST(t.find("gpt\\x1b[2J-4o\xef\xbf\xbd") != std::string::npos, t);

@@ -33,13 +33,41 @@ BOOST_AUTO_TEST_CASE(each_default_rule_positive) {
         {"Authorization: Bearer aaa.bbb.ccc", "Authorization: [REDACTED]"},
         {"token ghp_abcdefghijklmnopqrstuvwxyz0123456789 x", "token [REDACTED] x"},
         {"g AIzaSyA1234567890abcdefghijklmnopqrstuv x", "g [REDACTED] x"},
-        {"DefaultEndpointsProtocol=https;AccountKey=abcdefghijklmnopqrstuvwxyz0123==;", "DefaultEndpointsProtocol=https;[REDACTED];"},
-        {"url?api_key=abcd1234efgh", "url?[REDACTED]"},
+        {"DefaultEndpointsProtocol=https;AccountKey=abcdefghijklmnopqrstuvwxyz0123==;", "DefaultEndpointsProtocol=https;AccountKey=[REDACTED];"},
+        {"url?api_key=abcd1234efgh", "url?api_key=[REDACTED]"},
         {"slack xoxb-1234567890-abcdefghij x", "slack [REDACTED] x"},
         {"stripe sk_live_abcdefghijklmnopqrstuvwx x", "stripe [REDACTED] x"},
-        {"password=hunter22", "[REDACTED]"},
+        {"password=hunter22", "password=[REDACTED]"},
+        {"call +44 20 7946 0958 or +81-3-1234-5678 or +15551234567.", "call [REDACTED] or [REDACTED] or [REDACTED]."},
     };
     for (const auto& [in, expected] : cases) BOOST_TEST(R(in) == expected, "input: " << in);
+}
+
+// Key-value secrets in the notations traces carry: the value is masked, the key stays readable,
+// nothing after the value is touched.
+BOOST_AUTO_TEST_CASE(key_value_secrets_in_every_notation) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"password": "hunter2hunter2", "user": "bob"})", R"({"password": "[REDACTED]", "user": "bob"})"},
+        {R"({"password":"hunter2","n":1})", R"({"password":"[REDACTED]","n":1})"},
+        {R"({"content": "{\"api_key\": \"abc123secret\", \"q\": 1}"})", R"({"content": "{\"api_key\": \"[REDACTED]\", \"q\": 1}"})"},
+        {R"(cfg = {'token': 'tok-123', 'retries': 3})", R"(cfg = {'token': '[REDACTED]', 'retries': 3})"},
+        {"aws:\n  secret_access_key: wJalrXUtnFEMIK7MDENG\n  region: us-east-1", "aws:\n  secret_access_key: [REDACTED]\n  region: us-east-1"},
+        {"AWS_SECRET_ACCESS_KEY=abc/def+ghi\nHOME=/root", "AWS_SECRET_ACCESS_KEY=[REDACTED]\nHOME=/root"},
+        {"GET /cb?code=1&access_token=ya29.a0Af&state=x", "GET /cb?code=1&access_token=[REDACTED]&state=x"},
+        {"X-Api-Key: 9f8e7d6c5b4a\r\nAccept: */*", "X-Api-Key: [REDACTED]\r\nAccept: */*"},
+        {"run tool --password s3cr3t --verbose", "run tool --password [REDACTED] --verbose"},
+        {"cli --token=abc123 --x", "cli --token=[REDACTED] --x"},
+        {"Server=db;User Id=sa;Password=P@ss;Database=x", "Server=db;User Id=sa;Password=[REDACTED];Database=x"},
+        {"postgres://app:p%40ss@db.internal:5432/main", "postgres://app:[REDACTED]@db.internal:5432/main"},
+        {"mysql://root:toor@localhost/x and amqp://u:x@mq", "mysql://root:[REDACTED]@localhost/x and amqp://u:[REDACTED]@mq"},
+        {"client_secret=abcDEF123&grant_type=x", "client_secret=[REDACTED]&grant_type=x"},
+        {"  - refresh_token: rt-999", "  - refresh_token: [REDACTED]"},
+        {"SharedAccessKey=abc123==;EntityPath=q", "SharedAccessKey=[REDACTED];EntityPath=q"},
+    };
+    for (const auto& [in, expected] : cases) BOOST_TEST(R(in) == expected, "input: " << in);
+    const char* left[] = {R"({"password": null, "token": true})", "password reset flow", "see the secret: it is patience",
+                          "token budget: 5000 per day"};
+    for (const char* c : left) BOOST_TEST(R(c) == c, "changed: " << c);
 }
 
 BOOST_AUTO_TEST_CASE(private_key_blocks_are_redacted_whole) {
@@ -61,6 +89,11 @@ BOOST_AUTO_TEST_CASE(default_rules_negative_cases) {
         "max_tokens: 1000",
         "2024-01-15 10:30:00",
         "call extension 12345",
+        R"({"id":"chatcmpl-abc","object":"chat.completion","created": 1732460961,"model":"gpt-4o"})",   // unix seconds
+        "ts_ms 1732460961123 ts_ns 1732460961123456789 ts 1732460961",
+        "the secret: consistency, a password reset flow and a token budget of 4096",
+        R"({"max_tokens": 4096, "tokens": 12, "token_count": 3})",
+        "rated +1 by two reviewers, +3.5 %",
     };
     for (const char* c : clean) BOOST_TEST(R(c) == c, "changed: " << c);
 }

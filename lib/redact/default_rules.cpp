@@ -18,19 +18,34 @@ const std::vector<compiled_rule>& default_rules() {
         {"slack_token", "xox[baprs]-[0-9A-Za-z-]{10}", post_kind::token_start, 6, {}, true, "0-9A-Za-z-"},
         {"aws_access_key", "\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b", post_kind::plain, 7, {}},
         {"aws_secret_key", "(?i:aws_?secret_?(?:access_?)?key)[\\s\"':=]{1,5}[A-Za-z0-9/+=]{40}", post_kind::aws_secret, 8, {}},
-        {"azure_connection_string", "AccountKey=[A-Za-z0-9+/=]{20}", post_kind::plain, 9, {}, true, "A-Za-z0-9+/="},
+        {"azure_connection_string", "AccountKey=[A-Za-z0-9+/=]{20}", post_kind::after_separator, 9, {}, true, "A-Za-z0-9+/="},
         {"bearer_token", "Bearer\\s+[A-Za-z0-9._~+/-]{8}", post_kind::plain, 10, {}, true, "A-Za-z0-9._~+/-", '='},
-        {"generic_api_key_param", "(?i:api[_-]?key)[=:]\\s*[\"']?[A-Za-z0-9_-]{8}", post_kind::plain, 11, {}, true, "A-Za-z0-9_-"},
+        {"generic_api_key_param", "(?i:api[_-]?key)[=:]\\s*[\"']?[A-Za-z0-9_-]{8}", post_kind::after_separator, 11, {}, true,
+         "A-Za-z0-9_-"},
         // email and password_field cost ~200 MB/s each with start-of-match; as prefilters
         // (anchored on '@' and on the key's '='/':') Hyperscan stays fast and confirm() finds
         // the exact extent
-        {"password_field", "(?i:password|passwd|pwd|secret|token)\\s*[=:]", post_kind::password, 12, {}, false},
+        // Key-value secrets in every notation (key=value, JSON, JSON inside a string, Python and
+        // JS dicts, YAML, env files, headers, query strings, connection strings, CLI flags):
+        // prefilters ending at the separator; confirm() finds the key and the value's extent
+        // and masks the value only
+        {"password_field",
+         "(?i:password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|secret[_-]?(?:access[_-]?)?key|accountkey|"
+         "sharedaccesskey)"
+         "(?:\\\\?[\"'])?[ \\t]*[=:]",
+         post_kind::password, 12, {}, false},
+        {"password_field", "--(?:[A-Za-z0-9]+[_-])*(?i:password|passwd|pwd|secret|token|api[_-]?key) ", post_kind::password, 12,
+         {}, false},
+        // a URL's userinfo password: scheme://user:password@host (any host, %-escapes kept whole)
+        {"password_field", "://[^\\s/:@]{1,64}:[^\\s/@]{1,256}@", post_kind::url_password, 12, {}, false},
         // the digit rules are prefilters too (start-of-match on digit runs costs ~1.7 GB/s
         // each); confirm() parses the exact number around the hit
         {"credit_card", "\\d{4}[- ]?\\d{4}[- ]?\\d{4}", post_kind::credit_card, 13, {}, false},
         {"ssn", "\\b\\d{3}-\\d{2}-\\d{4}\\b", post_kind::plain, 14, {}},
         {"email", "@[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},
         {"phone", "[\\d)][-. ]?\\d{3}[-. ]?\\d{4}", post_kind::phone, 16, {}, false},
+        // international (E.164, grouped or not): '+', country code, 8-15 digits in all
+        {"phone", "\\+\\d{1,3}[-. ]?\\d", post_kind::phone_intl, 16, {}, false},
         {"ipv4", "\\d\\.\\d{1,3}\\.\\d{1,3}\\.\\d", post_kind::ipv4, 17, {}, false},
     };
     return r;
@@ -54,6 +69,11 @@ bool confirm_email(std::string_view t, std::size_t& s, std::size_t& e) {
     while (b > 0 && local(t[b - 1])) --b;
     while (b < at && !is_alnum(t[b])) ++b;   // start on a letter or digit
     if (b == at) return false;
+    if (b > 0 && t[b - 1] == ':') {   // scheme://user:password@host is a URL's userinfo, not an e-mail
+        std::size_t p = b - 1;
+        while (p > 0 && b - p < 80 && !is_space(t[p - 1]) && t[p - 1] != '/') --p;
+        if (p >= 2 && t[p - 1] == '/' && t[p - 2] == '/') return false;
+    }
     std::size_t pos = at + 1, good = std::string_view::npos;
     bool dotted = false;
     while (true) {
@@ -143,6 +163,7 @@ std::size_t digits_back(std::string_view t, std::size_t p, std::size_t n) {
 bool confirm_phone(std::string_view t, std::size_t& s, std::size_t& e) {
     if (e < t.size() && is_digit(t[e])) return false;
     auto sep = [](char c) { return c == '-' || c == '.' || c == ' '; };
+
     std::size_t p = digits_back(t, e, 4);
     if (p == std::string_view::npos) return false;
     if (p > 0 && sep(t[p - 1])) --p;
@@ -163,6 +184,12 @@ bool confirm_phone(std::string_view t, std::size_t& s, std::size_t& e) {
     if (d > 0 && q > d && t[q - d - 1] == '+') p = q - d - 1;
     if (p > 0 && (is_digit(t[p - 1]) || t[p - 1] == '.')) return false;
     if (e + 1 < t.size() && t[e] == '.' && is_digit(t[e + 1])) return false;
+    // A bare run of ten digits is no phone number here: unix-seconds timestamps (OpenAI's
+    // "created": 1732460961 in every response), ids and counters have that shape. A number
+    // written as a phone number has separators, parentheses or a leading '+'.
+    bool shaped = false;
+    for (std::size_t i = p; i < e; ++i) shaped |= sep(t[i]) || t[i] == '(' || t[i] == '+';
+    if (!shaped) return false;
     s = p;
     return true;
 }
@@ -195,37 +222,132 @@ bool confirm_ipv4(std::string_view t, std::size_t& s, std::size_t& e) {
     return true;
 }
 
-/// password_field from a prefilter hit ending just after the '=' or ':' that follows the key.
+bool is_key_char(char c) noexcept { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
+
+bool no_value(std::string_view v) noexcept {
+    constexpr std::string_view none[] = {"null", "true", "false", "None", "undefined", "nil"};
+    for (const auto n : none)
+        if (v == n) return true;
+    return false;
+}
+
+/// password_field from a prefilter hit ending just after the separator ('=', ':' or, for a CLI
+/// flag, ' ') that follows a secret key. Masks the value only; the key stays readable.
+/// - the key: the word before the separator (and an optional closing quote, or \" inside a
+///   JSON string), at most 64 bytes; a flag separated by a space must start with "--"
+/// - an unquoted key with ':' must begin its line (YAML, env dumps, HTTP headers; "- " list
+///   items) or follow '{', ',', '(' or '[' (inline dicts): "the secret: consistency" in prose
+///   is left alone
+/// - the value: a quoted string to its closing quote ("...", '...', or \"...\" in JSON inside a
+///   string); otherwise up to whitespace or one of & ; , } ) ] " ' < > -- what ends a value in
+///   query strings, connection strings, dicts and markup. Empty, null and booleans are no value.
 bool confirm_password(confirm_state& st, std::size_t& s, std::size_t& e) {
     const std::string_view t = st.text;
     if (e == 0) return false;
-    std::size_t k = e - 1;   // the '=' or ':'
-    while (k > 0 && is_space(t[k - 1])) --k;
-    static constexpr std::string_view keys[] = {"password", "passwd", "secret", "token", "pwd"};
-    std::size_t start = std::string_view::npos;
-    for (auto key : keys) {
-        if (k < key.size()) continue;
-        bool eq = true;
-        for (std::size_t i = 0; i < key.size() && eq; ++i)
-            eq = (t[k - key.size() + i] | 0x20) == key[i];
-        if (eq) {
-            start = k - key.size();
+    const std::size_t sep = e - 1;
+    const char sep_char = t[sep];
+    std::size_t k = sep;
+    while (k > 0 && sep - k < 16 && (t[k - 1] == ' ' || t[k - 1] == '\t')) --k;
+    bool quoted = false;
+    if (k > 0 && (t[k - 1] == '"' || t[k - 1] == '\'')) {
+        quoted = true;
+        --k;
+        if (k > 0 && t[k - 1] == '\\') --k;
+    }
+    const std::size_t key_end = k;
+    while (k > 0 && key_end - k < 64 && is_key_char(t[k - 1])) --k;
+    if (k == key_end || (k > 0 && is_key_char(t[k - 1]))) return false;   // no key, or longer than 64
+    const std::string_view key = t.substr(k, key_end - k);
+    if (sep_char == ' ' && key.substr(0, 2) != "--") return false;
+    if (quoted) {   // the key's opening quote
+        if (k == 0 || (t[k - 1] != '"' && t[k - 1] != '\'')) return false;
+    } else if (sep_char == ':' && key.substr(0, 2) != "--") {
+        std::size_t p = k;
+        if (p >= 2 && t[p - 1] == ' ' && t[p - 2] == '-') p -= 2;   // "- key: value"
+        const std::size_t floor = p > 256 ? p - 256 : 0;
+        while (p > floor && (t[p - 1] == ' ' || t[p - 1] == '\t')) --p;
+        if (p > 0 && !std::strchr("\n\r{,([", t[p - 1])) return false;
+    }
+    std::size_t v = e;
+    while (v < t.size() && v - e < 16 && (t[v] == ' ' || t[v] == '\t')) ++v;
+    std::size_t vs = v, ve = v;
+    if (v + 1 < t.size() && t[v] == '\\' && (t[v + 1] == '"' || t[v + 1] == '\'')) {
+        vs = v + 2;
+        const std::size_t close = st.find_quote(t[v + 1] == '"' ? std::string_view("\\\"") : std::string_view("\\'"), vs);
+        ve = close == std::string_view::npos ? t.size() : close;
+    } else if (v < t.size() && (t[v] == '"' || t[v] == '\'')) {
+        vs = v + 1;
+        const std::size_t close = st.find_quote(t[v] == '"' ? std::string_view("\"") : std::string_view("'"), vs);
+        ve = close == std::string_view::npos ? t.size() : close;
+        if (ve > vs && t[ve - 1] == '\\') ve = vs;   // an escaped quote: not this simple shape, leave it
+    } else {
+        ve = st.value.end(t, v, [](char c) { return !is_space(c) && !std::strchr("&;,})]\"'<>", c); }, st.work);
+    }
+    if (ve <= vs || no_value(t.substr(vs, ve - vs))) return false;
+    s = vs;
+    e = ve;
+    return true;
+}
+
+/// password_field from a hit ending just after the '@' of scheme://user:password@: the password.
+bool confirm_url_password(std::string_view t, std::size_t& s, std::size_t& e) {
+    if (e == 0 || t[e - 1] != '@') return false;
+    const std::size_t at = e - 1;
+    std::size_t colon = std::string_view::npos, p = at;
+    while (p > 0 && at - p < 330) {
+        const char c = t[p - 1];
+        if (c == '/' || c == '@' || is_space(c)) break;
+        if (c == ':' && colon == std::string_view::npos) colon = p - 1;
+        --p;
+    }
+    // p is just after "://" when the userinfo is well formed
+    if (colon == std::string_view::npos || p < 3 || t.substr(p - 3, 3) != "://" || colon == p) return false;
+    if (colon + 1 == at) return false;   // empty password
+    s = colon + 1;
+    e = at;
+    return true;
+}
+
+/// The value of a key=value match (fixed rules such as AccountKey=...): after the first '=' or
+/// ':' and an opening quote.
+bool confirm_after_separator(std::string_view t, std::size_t& s, std::size_t e) {
+    std::size_t p = s;
+    while (p < e && t[p] != '=' && t[p] != ':') ++p;
+    if (p == e) return false;
+    ++p;
+    while (p < e && (is_space(t[p]) || t[p] == '"' || t[p] == '\'')) ++p;
+    if (p >= e) return false;
+    s = p;
+    return true;
+}
+
+/// An international number from a hit on '+' and its first digits: '+', then 8-15 digits with
+/// single spaces, '-' or '.' between groups, standing alone.
+bool confirm_phone_intl(std::string_view t, std::size_t& s, std::size_t& e) {
+    std::size_t plus = e;
+    while (plus > 0 && e - plus < 8 && t[plus - 1] != '+') --plus;
+    if (plus == 0 || t[plus - 1] != '+') return false;
+    --plus;
+    if (plus > 0 && (is_alnum(t[plus - 1]) || t[plus - 1] == '+')) return false;
+    std::size_t p = plus + 1, digits = 0, last = p;
+    while (p < t.size() && p - plus < 24) {
+        if (is_digit(t[p])) {
+            ++digits;
+            last = ++p;
+        } else if ((t[p] == ' ' || t[p] == '-' || t[p] == '.') && p + 1 < t.size() && is_digit(t[p + 1]) && is_digit(t[p - 1])) {
+            ++p;
+        } else {
             break;
         }
     }
-    if (start == std::string_view::npos) return false;
-    std::size_t v = e;
-    while (v < t.size() && is_space(t[v])) ++v;
-    const bool quoted = v < t.size() && (t[v] == '"' || t[v] == '\'');
-    if (quoted) ++v;
-    const std::size_t vs = v;
-    v = st.value.end(t, v, [](char c) { return !is_space(c) && c != '"' && c != '\''; }, st.work);
-    if (v - vs < 4) return false;
-    if (v < t.size() && (t[v] == '"' || t[v] == '\'')) ++v;
-    s = start;
-    e = v;
+    if (digits < 8 || digits > 15) return false;
+    if (last < t.size() && (is_alnum(t[last]) || (t[last] == '.' && last + 1 < t.size() && is_digit(t[last + 1]))))
+        return false;
+    s = plus;
+    e = last;
     return true;
 }
+
 bool is_word(char c) noexcept {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
@@ -253,6 +375,9 @@ bool confirm(post_kind k, confirm_state& st, std::size_t& s, std::size_t& e) {
             return true;
         case post_kind::email: return confirm_email(text, s, e);
         case post_kind::password: return confirm_password(st, s, e);
+        case post_kind::url_password: return confirm_url_password(text, s, e);
+        case post_kind::phone_intl: return confirm_phone_intl(text, s, e);
+        case post_kind::after_separator: return confirm_after_separator(text, s, e);
         case post_kind::private_key: {
             // the whole block up to and including the END line; to the end of the text if the
             // block is cut off (fail closed). The search is remembered: a page of repeated

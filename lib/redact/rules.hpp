@@ -11,7 +11,10 @@
 
 namespace tracecraft::detail {
 
-enum class post_kind : std::uint8_t { plain, token_start, credit_card, phone, ipv4, aws_secret, private_key, email, password };
+enum class post_kind : std::uint8_t {
+    plain, token_start, credit_card, phone, phone_intl, ipv4, aws_secret, private_key, email, password, url_password,
+    after_separator   ///< the match is key=value: only what follows the first '=' or ':' (and quote) is masked
+};
 
 struct compiled_rule {
     std::string name;
@@ -72,11 +75,28 @@ struct confirm_state {
     std::string_view text;
     run_memo extend, value;
     std::size_t end_marker_from = ~std::size_t{0}, end_marker_at = 0;   ///< memo of find("-----END", from)
+    /// memo of the next closing quote of a quoted value: the quote ("\"" or "'", or "\\\"" for
+    /// a JSON string inside a string) and the range [from, at] it answers for
+    std::string_view quote_of;
+    std::size_t quote_from = ~std::size_t{0}, quote_at = 0;
     std::size_t work = 0;
     void next_rule() noexcept {
         extend = {};
         value = {};
         end_marker_from = ~std::size_t{0};
+        quote_from = ~std::size_t{0};
+    }
+    /// text.find(q, p), remembered: asking again from inside the range it answered costs nothing
+    /// (a page of '"password": "' with no closing quote searches the text once).
+    std::size_t find_quote(std::string_view q, std::size_t p) {
+        if (quote_from != ~std::size_t{0} && q == quote_of && p >= quote_from &&
+            (quote_at == std::string_view::npos || p <= quote_at))
+            return quote_at;
+        quote_at = text.find(q, p);
+        work += (quote_at == std::string_view::npos ? text.size() : quote_at) - p;
+        quote_of = q;
+        quote_from = p;
+        return quote_at;
     }
 };
 
