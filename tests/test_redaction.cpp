@@ -70,11 +70,56 @@ BOOST_AUTO_TEST_CASE(key_value_secrets_in_every_notation) {
     for (const char* c : left) BOOST_TEST(R(c) == c, "changed: " << c);
 }
 
+BOOST_AUTO_TEST_CASE(credentials_and_pii_by_shape) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"cookie: session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk; path=/",
+         "cookie: session=[REDACTED]; path=/"},
+        {R"({"id_token": "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwcyJ9.c2lnbmF0dXJlLXNpZw"})", R"({"id_token": "[REDACTED]"})"},
+        {"the token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abcdefghijk expired", "the token [REDACTED] expired"},
+        {"Authorization: Basic dXNlcjpwYXNzd29yZA==\r\nHost: x", "Authorization: Basic [REDACTED]\r\nHost: x"},
+        {"Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "Authorization: Token [REDACTED]"},
+        {"authorization: bearer abc.def-ghi_jkl", "authorization: bearer [REDACTED]"},
+        {"post to https://hooks.slack.com/services/T0001/B0002/XXXXXXXXXXXXXXXXXXXXXXXX now", "post to [REDACTED] now"},
+        {"HF hf_abcdefghijklmnopqrstuvwxyzABCDEF12 x", "HF [REDACTED] x"},
+        {"pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz x", "pat [REDACTED] x"},
+        {"/unsubscribe?email=jane.doe%40example.com&list=1", "/unsubscribe?email=[REDACTED]&list=1"},
+        {"to=jane%2Btag%40example.co.uk", "to=[REDACTED]"},
+        {"JOHN.DOE@EXAMPLE.COM wrote", "[REDACTED] wrote"},
+        {"from 2001:0db8:85a3:0000:0000:8a2e:0370:7334 and 2001:db8::8a2e:370:7334.", "from [REDACTED] and [REDACTED]."},
+        {"client fe80::1ff:fe23:4567:890a, mapped ::ffff:192.0.2.128", "client [REDACTED], mapped [REDACTED]"},
+        {"amex 3782 822463 10005 and 378282246310005", "amex [REDACTED] and [REDACTED]"},
+        {"diners 3056 930902 5904", "diners [REDACTED]"},
+        {"19 digits 6011 1111 1111 1111 110", "19 digits [REDACTED]"},
+    };
+    for (const auto& [in, expected] : cases) BOOST_TEST(R(in) == expected, "input: " << in);
+    const char* left[] = {
+        "id 123e4567-e89b-12d3-a456-426614174000 at 2024-11-24T15:42:41.123Z",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "chatcmpl-AbC123dEf456 msg_01XyZabc and resp_67a8b9",
+        "order 112-4567890-1234567 and tracking 1Z999AA10123456784",
+        "versions 1.2.3, 10.4.0-rc1, v2.3.4.5",
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+        "card-like 4111 1111 1111 1112 fails Luhn",
+        "time 10:30:45 and 12:00, ratio 3:2, slice x[1::2], std::vector",
+        "1700000000 1700000000123 1700000000123456789",
+    };
+    for (const char* c : left) BOOST_TEST(R(c) == c, "changed: " << c);
+}
+
 BOOST_AUTO_TEST_CASE(private_key_blocks_are_redacted_whole) {
     const std::string pem = "cfg\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDREVG\n"
                             "-----END OPENSSH PRIVATE KEY-----\nafter";
     BOOST_TEST(R(pem) == "cfg\n[REDACTED]\nafter");
-    BOOST_TEST(R("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB...") == "[REDACTED]");   // cut off: fail closed
+    // cut off: the header and the base64 that follows, not the rest of the text
+    BOOST_TEST(R("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB...") == "[REDACTED]...");
+    BOOST_TEST(R("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\nQUJDREVG\n\nThe agent answered.") ==
+               "[REDACTED]\n\nThe agent answered.");
+    const std::string pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF0\nQUJD\n=abcd\n"
+                            "-----END PGP PRIVATE KEY BLOCK-----\nok";
+    BOOST_TEST(R(pgp) == "[REDACTED]\nok");
+    const std::string enc = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,AB12\n\nMIIE\n"
+                            "-----END RSA PRIVATE KEY-----";
+    BOOST_TEST(R(enc) == "[REDACTED]");
 }
 
 BOOST_AUTO_TEST_CASE(default_rules_negative_cases) {

@@ -8,7 +8,10 @@ namespace tracecraft::detail {
 
 const std::vector<compiled_rule>& default_rules() {
     static const std::vector<compiled_rule> r = {
-        {"private_key", "-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----", post_kind::private_key, 0, {}},
+        {"private_key", "-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----", post_kind::private_key, 0, {}},
+        // a JWT anywhere (cookie, id_token, prose): header.payload.signature, both JSON parts
+        {"jwt", "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8}", post_kind::token_start, 1, {}, true,
+         "A-Za-z0-9_-"},
         {"anthropic_api_key", "sk-ant-[a-zA-Z0-9_-]{10}", post_kind::token_start, 1, {}, true, "a-zA-Z0-9_-"},
         {"openai_api_key", "sk-[a-zA-Z0-9_-]{10}", post_kind::token_start, 2, {}, true, "a-zA-Z0-9_-"},
         {"stripe_key", "[spr]k_(?:live|test)_[a-zA-Z0-9]{20}", post_kind::token_start, 3, {}, true, "a-zA-Z0-9"},
@@ -16,10 +19,15 @@ const std::vector<compiled_rule>& default_rules() {
         {"github_token", "github_pat_[A-Za-z0-9_]{22}", post_kind::token_start, 4, {}, true, "A-Za-z0-9_"},
         {"google_api_key", "AIza[a-zA-Z0-9_-]{35}", post_kind::plain, 5, {}},
         {"slack_token", "xox[baprs]-[0-9A-Za-z-]{10}", post_kind::token_start, 6, {}, true, "0-9A-Za-z-"},
+        {"slack_webhook", "https://hooks\\.slack\\.com/services/[A-Za-z0-9]{4}", post_kind::plain, 6, {}, true, "A-Za-z0-9/"},
+        {"huggingface_token", "hf_[A-Za-z0-9]{30}", post_kind::token_start, 6, {}, true, "A-Za-z0-9"},
         {"aws_access_key", "\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b", post_kind::plain, 7, {}},
         {"aws_secret_key", "(?i:aws_?secret_?(?:access_?)?key)[\\s\"':=]{1,5}[A-Za-z0-9/+=]{40}", post_kind::aws_secret, 8, {}},
         {"azure_connection_string", "AccountKey=[A-Za-z0-9+/=]{20}", post_kind::after_separator, 9, {}, true, "A-Za-z0-9+/="},
         {"bearer_token", "Bearer\\s+[A-Za-z0-9._~+/-]{8}", post_kind::plain, 10, {}, true, "A-Za-z0-9._~+/-", '='},
+        // Authorization: Basic / Token / bearer in any case: the credential after the scheme
+        {"bearer_token", "(?i:authorization)[\"']?[ \\t]*[:=][ \\t]*[\"']?(?i:basic|token|bearer) +",
+         post_kind::auth_credential, 10, {}, false},
         {"generic_api_key_param", "(?i:api[_-]?key)[=:]\\s*[\"']?[A-Za-z0-9_-]{8}", post_kind::after_separator, 11, {}, true,
          "A-Za-z0-9_-"},
         // email and password_field cost ~200 MB/s each with start-of-match; as prefilters
@@ -41,12 +49,18 @@ const std::vector<compiled_rule>& default_rules() {
         // the digit rules are prefilters too (start-of-match on digit runs costs ~1.7 GB/s
         // each); confirm() parses the exact number around the hit
         {"credit_card", "\\d{4}[- ]?\\d{4}[- ]?\\d{4}", post_kind::credit_card, 13, {}, false},
+        {"credit_card", "\\d{4}[- ]\\d{6}[- ]\\d{4}", post_kind::credit_card, 13, {}, false},   // Amex 4-6-5, Diners 4-6-4
         {"ssn", "\\b\\d{3}-\\d{2}-\\d{4}\\b", post_kind::plain, 14, {}},
         {"email", "@[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},
+        {"email", "%40[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},   // URL-encoded
         {"phone", "[\\d)][-. ]?\\d{3}[-. ]?\\d{4}", post_kind::phone, 16, {}, false},
         // international (E.164, grouped or not): '+', country code, 8-15 digits in all
         {"phone", "\\+\\d{1,3}[-. ]?\\d", post_kind::phone_intl, 16, {}, false},
         {"ipv4", "\\d\\.\\d{1,3}\\.\\d{1,3}\\.\\d", post_kind::ipv4, 17, {}, false},
+        // IPv6: four groups in a row, or a '::' next to a group; confirm() parses the address
+        {"ipv6", "[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}", post_kind::ipv6, 17, {}, false},
+        {"ipv6", "::[0-9A-Fa-f]{1,4}", post_kind::ipv6, 17, {}, false},
+        {"ipv6", "[0-9A-Fa-f]{1,4}::", post_kind::ipv6, 17, {}, false},
     };
     return r;
 }
@@ -62,7 +76,14 @@ bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c 
 /// email from a prefilter hit ending just after "@label.xx": local part to the left of '@',
 /// dot-separated domain labels to the right, ending in an alphabetic TLD of 2+ letters.
 bool confirm_email(std::string_view t, std::size_t& s, std::size_t& e) {
-    const std::size_t at = t.rfind('@', e);
+    // the '@' of the hit, or its URL encoding "%40" (jane%40example.com in a query string)
+    std::size_t at = t.rfind('@', e);
+    std::size_t after_at = at + 1;
+    const std::size_t pct = e >= 3 ? t.rfind("%40", e) : std::string_view::npos;
+    if (pct != std::string_view::npos && (at == std::string_view::npos || pct > at)) {
+        at = pct;
+        after_at = pct + 3;
+    }
     if (at == std::string_view::npos || at == 0) return false;
     std::size_t b = at;
     auto local = [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; };
@@ -74,7 +95,7 @@ bool confirm_email(std::string_view t, std::size_t& s, std::size_t& e) {
         while (p > 0 && b - p < 80 && !is_space(t[p - 1]) && t[p - 1] != '/') --p;
         if (p >= 2 && t[p - 1] == '/' && t[p - 2] == '/') return false;
     }
-    std::size_t pos = at + 1, good = std::string_view::npos;
+    std::size_t pos = after_at, good = std::string_view::npos;
     bool dotted = false;
     while (true) {
         const std::size_t label = pos;
@@ -146,6 +167,13 @@ bool confirm_card(confirm_state& st, std::size_t& s, std::size_t& e) {
     if (b > 0 && (is_alnum(t[b - 1]) || t[b - 1] == '.')) return false;
     if (f < t.size() && is_alnum(t[f])) return false;
     if (t[b] < '2' || t[b] > '6') return false;   // issuer prefixes; a ms timestamp starts with 1
+    // printed groupings start with four digits (4-4-4-4, 4-6-5, 4-6-4, 4-4-4-4-3); an order
+    // number such as 112-4567890-1234567 is not a card
+    for (std::size_t i = b; i < f; ++i)
+        if (is_sep(t[i])) {
+            if (i - b != 4) return false;
+            break;
+        }
     std::size_t digits = 0;
     if (!luhn_ok(t.substr(b, f - b), digits) || digits < 13 || digits > 19) return false;
     s = b;
@@ -184,6 +212,9 @@ bool confirm_phone(std::string_view t, std::size_t& s, std::size_t& e) {
     if (d > 0 && q > d && t[q - d - 1] == '+') p = q - d - 1;
     if (p > 0 && (is_digit(t[p - 1]) || t[p - 1] == '.')) return false;
     if (e + 1 < t.size() && t[e] == '.' && is_digit(t[e + 1])) return false;
+    // part of a longer grouped number (an order number 112-4567890-1234567, a UUID)
+    if (e + 1 < t.size() && t[e] == '-' && is_digit(t[e + 1])) return false;
+    if (p >= 2 && t[p - 1] == '-' && is_alnum(t[p - 2])) return false;
     // A bare run of ten digits is no phone number here: unix-seconds timestamps (OpenAI's
     // "created": 1732460961 in every response), ids and counters have that shape. A number
     // written as a phone number has separators, parentheses or a leading '+'.
@@ -355,6 +386,112 @@ bool is_word(char c) noexcept {
 
 } // namespace
 
+/// A private key block from its BEGIN line: the base64 (and armor header) lines that follow,
+/// through the END line. A block cut off before its END line ends with its last base64 line,
+/// not with the text. Each header walks only its own block, so repeated headers stay linear.
+bool confirm_private_key(confirm_state& st, std::size_t& s, std::size_t& e) {
+    const std::string_view t = st.text;
+    (void)s;
+    std::size_t p = e;
+    auto b64 = [](char c) { return is_alnum(c) || c == '+' || c == '/' || c == '='; };
+    for (;;) {
+        std::size_t q = p;
+        if (q < t.size() && t[q] == '\r') ++q;
+        if (q < t.size() && t[q] == '\n') ++q;
+        else if (q < t.size() && t[q] == ' ') ++q;   // keys pasted onto one line, space-separated
+        else break;
+        if (t.substr(q, 8) == "-----END") {
+            const std::size_t close = t.find("-----", q + 8);
+            const std::size_t stop = close == std::string_view::npos || close - q > 80 ? t.size() : close + 5;
+            st.work += stop - q;
+            e = stop;
+            return true;
+        }
+        std::size_t r = q;
+        while (r < t.size() && b64(t[r])) ++r;
+        std::size_t line_end = r;
+        while (line_end < t.size() && line_end - q < 256 && t[line_end] != '\n' && t[line_end] != '\r') ++line_end;
+        st.work += line_end - q;
+        const std::string_view line = t.substr(q, line_end - q);
+        if (r < line_end) {   // not all base64
+            if (line.find(": ") != std::string_view::npos && line.find(": ") < 32) {   // armor header: Proc-Type, Version
+                e = p = line_end;
+                continue;
+            }
+            if (r - q >= 4) e = r;   // a cut-off line: its base64 part, then stop
+            return true;
+        }
+        if (r == q) {   // a blank line (between armor headers and body), or the text's end
+            if (q < t.size() && t[q] == '\n' && p != e) break;
+            if (q >= t.size()) break;
+            p = q;
+            continue;
+        }
+        e = p = r;
+    }
+    return true;
+}
+
+/// The credential after "Authorization: <scheme> " (Basic, Token, Bearer in any case).
+bool confirm_auth_credential(std::string_view t, std::size_t& s, std::size_t& e) {
+    std::size_t p = e;
+    // RFC 6750's b64token: what Basic, Token and Bearer credentials are made of
+    while (p < t.size() && p - e < 4096 && (is_alnum(t[p]) || std::strchr("-._~+/=", t[p]) != nullptr)) ++p;
+    if (p - e < 4) return false;
+    s = e;
+    e = p;
+    return true;
+}
+
+/// An IPv6 address around a hit: hex groups, at most one "::", an optional dotted IPv4 tail;
+/// eight groups (an IPv4 tail counts two), or fewer with "::" (then at least two groups, one of
+/// three or more digits: "x[1::2]" is a slice, "fe80::1" an address); standing alone.
+bool confirm_ipv6(std::string_view t, std::size_t& s, std::size_t& e) {
+    auto addr = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; };
+    std::size_t b = e, f = e;
+    while (b > 0 && e - b < 48 && addr(t[b - 1])) --b;
+    while (f < t.size() && f - e < 48 && addr(t[f])) ++f;
+    while (f > b && (t[f - 1] == '.' || (t[f - 1] == ':' && !(f - b >= 2 && t[f - 2] == ':')))) --f;   // sentence end
+    if (b > 0 && (is_alnum(t[b - 1]) || t[b - 1] == ':')) return false;
+    if (f < t.size() && (is_alnum(t[f]) || t[f] == ':')) return false;
+    const std::string_view a = t.substr(b, f - b);
+    if (a.size() < 3 || a.size() > 45) return false;
+    std::size_t groups = 0, long_groups = 0, compress = 0;
+    bool v4 = false;
+    for (std::size_t i = 0; i < a.size();) {
+        if (a[i] == ':') {
+            if (i + 1 < a.size() && a[i + 1] == ':') {
+                if (++compress > 1) return false;
+                i += 2;
+                continue;
+            }
+            if (i == 0 || i + 1 == a.size()) return false;   // a single ':' at either end
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < a.size() && a[j] != ':') ++j;
+        const std::string_view g = a.substr(i, j - i);
+        if (g.find('.') != std::string_view::npos) {   // the IPv4 tail
+            if (j != a.size()) return false;
+            std::size_t gs = 0, ge = g.size();
+            if (!confirm_ipv4(g, gs, ge) || gs != 0 || ge != g.size()) return false;
+            v4 = true;
+            groups += 2;
+        } else {
+            if (g.size() > 4) return false;
+            ++groups;
+            long_groups += g.size() >= 3;
+        }
+        i = j;
+    }
+    if (compress == 0 && groups != 8) return false;
+    if (compress == 1 && (groups > 7 || groups < 2 || (long_groups == 0 && !v4))) return false;
+    s = b;
+    e = f;
+    return true;
+}
+
 bool starts_token(std::string_view text, std::size_t s) noexcept {
     const char before = s > 0 ? text[s - 1] : ' ';
     return !is_word(before) && before != '-';
@@ -378,25 +515,9 @@ bool confirm(post_kind k, confirm_state& st, std::size_t& s, std::size_t& e) {
         case post_kind::url_password: return confirm_url_password(text, s, e);
         case post_kind::phone_intl: return confirm_phone_intl(text, s, e);
         case post_kind::after_separator: return confirm_after_separator(text, s, e);
-        case post_kind::private_key: {
-            // the whole block up to and including the END line; to the end of the text if the
-            // block is cut off (fail closed). The search is remembered: a page of repeated
-            // BEGIN lines searches the text once, not once per header.
-            if (st.end_marker_from == ~std::size_t{0} || e < st.end_marker_from ||
-                (st.end_marker_at != std::string_view::npos && e > st.end_marker_at)) {
-                st.end_marker_at = text.find("-----END", e);
-                st.work += (st.end_marker_at == std::string_view::npos ? text.size() : st.end_marker_at) - e;
-                st.end_marker_from = e;
-            }
-            const std::size_t end_marker = st.end_marker_at;
-            if (end_marker == std::string_view::npos) {
-                e = text.size();
-                return true;
-            }
-            const std::size_t close = text.find("-----", end_marker + 8);
-            e = close == std::string_view::npos ? text.size() : close + 5;
-            return true;
-        }
+        case post_kind::private_key: return confirm_private_key(st, s, e);
+        case post_kind::auth_credential: return confirm_auth_credential(text, s, e);
+        case post_kind::ipv6: return confirm_ipv6(text, s, e);
     }
     return true;
 }
