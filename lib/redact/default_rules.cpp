@@ -210,7 +210,9 @@ bool confirm_phone(std::string_view t, std::size_t& s, std::size_t& e) {
     std::size_t d = 0;
     while (d < 3 && q > d && is_digit(t[q - d - 1])) ++d;
     if (d > 0 && q > d && t[q - d - 1] == '+') p = q - d - 1;
-    if (p > 0 && (is_digit(t[p - 1]) || t[p - 1] == '.')) return false;
+    // standing alone: not inside a hex id (a UUID's "a959-4002483c8d06") or a longer number
+    if (p > 0 && (is_alnum(t[p - 1]) || t[p - 1] == '.')) return false;
+    if (e < t.size() && is_alpha(t[e])) return false;
     if (e + 1 < t.size() && t[e] == '.' && is_digit(t[e + 1])) return false;
     // part of a longer grouped number (an order number 112-4567890-1234567, a UUID)
     if (e + 1 < t.size() && t[e] == '-' && is_digit(t[e + 1])) return false;
