@@ -14,6 +14,7 @@
 #include "gateway.hpp"
 #include "mock_llm.hpp"
 #include "test_util.hpp"
+#include "tracecraft/otlp/json.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -34,8 +35,8 @@ struct gateway_env {
     llm_gateway::mock_llm mock;
     std::unique_ptr<llm_gateway::gateway> gw;
 
-    explicit gateway_env(llm_gateway::gateway_options g = {}, bool upstream_down = false)
-        : mock(env.ioc.get_executor(), mock_options()) {
+    explicit gateway_env(llm_gateway::gateway_options g = {}, bool upstream_down = false, tracecraft::trace_config cfg = {})
+        : env(std::move(cfg)), mock(env.ioc.get_executor(), mock_options()) {
         g.upstream_port = mock.port();
         if (upstream_down) {
             mock.stop();
@@ -478,6 +479,69 @@ BOOST_AUTO_TEST_CASE(out_of_file_descriptors_pauses_accepting_instead_of_ending_
     BOOST_TEST(errors > 0u);   // accept did fail with EMFILE
     const std::string body = llm_gateway::chat_body("gpt-4o", "still there?", false);
     BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+}
+
+
+// Secrets in a request body, one of them JSON inside a message's content: none of them may
+// appear in the OTLP bodies the runtime exports (encoded, then decoded with Boost.JSON).
+namespace {
+struct otlp_json_capture final : tracecraft::exporter {
+    std::vector<std::string> bodies;
+    std::string_view name() const noexcept override { return "otlp-json-capture"; }
+    boost::asio::awaitable<tracecraft::export_result> export_batch(tracecraft::span_batch b) override {
+        tracecraft::otlp::resource_info res;
+        res.attributes = {{"service.name", std::string("gateway-test")}};
+        std::string body;
+        tracecraft::otlp::encode_request_json(b, res, body);
+        bodies.push_back(std::move(body));
+        co_return tracecraft::export_result::ok();
+    }
+};
+
+void strings_of(const json::value& v, std::vector<std::string>& out) {
+    if (v.is_string()) out.emplace_back(v.as_string());
+    else if (v.is_array())
+        for (const auto& e : v.as_array()) strings_of(e, out);
+    else if (v.is_object())
+        for (const auto& kv : v.as_object()) {
+            out.emplace_back(kv.key());
+            strings_of(kv.value(), out);
+        }
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(secrets_in_a_request_never_reach_the_exported_otlp) {
+    auto capture = std::make_shared<otlp_json_capture>();
+    tracecraft::trace_config cfg;
+    cfg.exporters.push_back(capture);
+    gateway_env g({}, false, cfg);
+    const char* secrets[] = {"hunter2hunter2", "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx", "jane.doe@example.com",
+                             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTYifQ.c2lnbmF0dXJlX3ZhbHVlXzEy", "wJalrXUtnFEMIK7MDENGbPxRfiCY",
+                             "555-867-5309", "4111 1111 1111 1111"};
+    const std::string content = std::string(R"({"password": "hunter2hunter2", "note": "key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx"})") +
+                                "\nmail jane.doe@example.com, token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTYifQ.c2lnbmF0dXJlX3ZhbHVlXzEy" +
+                                "\naws_secret_access_key: wJalrXUtnFEMIK7MDENGbPxRfiCY\ncall 555-867-5309, card 4111 1111 1111 1111";
+    const std::string body = json::serialize(json::object{
+        {"model", "gpt-4o"},
+        {"messages", json::array{json::object{{"role", "user"}, {"content", content}}}}});   // the content JSON-escaped
+    BOOST_TEST_REQUIRE(body.find(R"(\"password\": \"hunter2hunter2\")") != std::string::npos);
+    const auto responses = g.run({{request_spec{body, {}}, request_spec{llm_gateway::chat_body("gpt-4o", content, true), {}}}});
+    BOOST_TEST_REQUIRE(responses[0].size() == 2u);
+    BOOST_TEST(responses[0][0].status == 200u);
+    (void)g.finish();
+    BOOST_TEST_REQUIRE(!capture->bodies.empty());
+    std::size_t strings = 0, redacted = 0;
+    for (const auto& b : capture->bodies) {
+        std::vector<std::string> all;
+        strings_of(json::parse(b), all);
+        strings += all.size();
+        for (const auto& s : all) {
+            redacted += s.find("[REDACTED]") != std::string::npos;
+            for (const char* secret : secrets) BOOST_TEST(s.find(secret) == std::string::npos, "exported: " << s);
+        }
+    }
+    BOOST_TEST(strings > 50u);
+    BOOST_TEST(redacted >= 3u);   // the values were there, masked
 }
 
 BOOST_AUTO_TEST_SUITE_END()
