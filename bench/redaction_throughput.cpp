@@ -59,6 +59,44 @@ std::vector<doc> make_corpus(std::size_t total_bytes) {
     return docs;
 }
 
+/// Documents in the shapes traces carry (chat messages as JSON, tool-call arguments with JSON
+/// inside strings, HTTP log lines, env dumps), a secret or PII item every ~200 bytes in the
+/// notation of its shape.
+std::vector<doc> make_trace_corpus(std::size_t total_bytes) {
+    std::mt19937_64 rng(20261201);
+    const char* words[] = {"the", "agent", "called", "a", "tool", "to", "fetch", "weather", "data", "and", "summarised",
+                           "documents", "about", "travel", "plans", "model", "latency", "retrieval", "results"};
+    const char* items[] = {R"("password": "hunter2hunter2")", R"("api_key": "abc123def456ghi")",
+                           "jane.doe@example.com", "+44 20 7946 0958", "4111 1111 1111 1111", "192.168.1.20",
+                           "sk-proj-abcdefghijklmnopqrstuvwx", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+                           "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "postgres://app:s3cret@db/main"};
+    std::vector<doc> docs;
+    std::size_t bytes = 0;
+    while (bytes < total_bytes) {
+        doc d;
+        const std::size_t len = 1024 + rng() % (15 * 1024);
+        while (d.text.size() < len) {
+            switch (rng() % 4) {
+                case 0: d.text += R"({"role": "user", "content": ")"; break;
+                case 1: d.text += R"({"name": "lookup", "arguments": "{"query": ")"; break;
+                case 2: d.text += "2026-12-01T10:00:00Z INFO created=1732460961 request handled "; break;
+                default: d.text += "\nPATH=/usr/bin\nLANG=C.UTF-8\n"; break;
+            }
+            for (int w = 0; w < 25; ++w) {
+                d.text += words[rng() % std::size(words)];
+                d.text += ' ';
+            }
+            const std::string p = items[rng() % std::size(items)];
+            d.planted.emplace_back(d.text.size(), d.text.size() + p.size());
+            d.text += p;
+            d.text += "\"}\n";
+        }
+        bytes += d.text.size();
+        docs.push_back(std::move(d));
+    }
+    return docs;
+}
+
 double cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -118,6 +156,22 @@ int main(int argc, char** argv) {
                 planted ? static_cast<double>(found) / static_cast<double>(planted) : 1.0, redactions,
                 redactions ? static_cast<double>(true_positive) / static_cast<double>(redactions) : 1.0, compile_ms,
                 red.rule_names().size());
+    {   // the trace-shaped corpus: throughput only (its planted items are checked by the tests)
+        const auto traces = make_trace_corpus(mb << 20);
+        std::size_t tbytes = 0;
+        for (const auto& d : traces) tbytes += d.text.size();
+        const double tcpu0 = cpu_seconds();
+        const auto tt0 = std::chrono::steady_clock::now();
+        std::size_t tmatches = 0;
+        for (int pass = 0; pass < passes; ++pass)
+            for (const auto& d : traces) tmatches += red.redact(d.text, out, scratch).size();
+        const double tsecs = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt0).count();
+        const double tcpu = cpu_seconds() - tcpu0;
+        std::printf("{\"bench\":\"redaction_trace_shaped\",\"bytes\":%zu,\"documents\":%zu,\"mb_per_s\":%.1f,"
+                    "\"mb_per_cpu_s\":%.1f,\"matches_per_pass\":%zu}\n",
+                    tbytes, traces.size(), static_cast<double>(tbytes) * passes / 1e6 / tsecs,
+                    static_cast<double>(tbytes) * passes / 1e6 / tcpu, tmatches / static_cast<std::size_t>(passes));
+    }
     const std::size_t hostile_kib = argc > 3 ? std::stoul(argv[3]) : 1024;
     if (hostile_kib == 0) return 0;
     const char* units[] = {"4111 ", "1234 ", "1234-", "pwd=", "password: ", "sk-", "token:", "xoxb-", "@", "a@b.", "=",

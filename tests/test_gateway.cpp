@@ -404,6 +404,7 @@ BOOST_AUTO_TEST_CASE(malformed_http_is_answered_400_or_431_not_closed_silently) 
     BOOST_TEST(status_of(res) == 400u);
     // and the gateway still serves normal requests
     BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+    (void)g.finish();
 }
 
 BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_timed_out) {
@@ -427,6 +428,7 @@ BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_timed_out) {
     BOOST_TEST(g.gw->stats().client_timeouts == 3u);
     // a kept-alive connection works within the deadline
     BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+    (void)g.finish();
 }
 
 // The prompt that froze the gateway: digit groups (card and phone candidates everywhere). Its
@@ -479,6 +481,7 @@ BOOST_AUTO_TEST_CASE(out_of_file_descriptors_pauses_accepting_instead_of_ending_
     BOOST_TEST(errors > 0u);   // accept did fail with EMFILE
     const std::string body = llm_gateway::chat_body("gpt-4o", "still there?", false);
     BOOST_TEST(status_of(exchange(g, post_raw("Connection: close\r\n", body))) == 200u);
+    (void)g.finish();
 }
 
 

@@ -10,8 +10,9 @@ const std::vector<compiled_rule>& default_rules() {
     static const std::vector<compiled_rule> r = {
         {"private_key", "-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----", post_kind::private_key, 0, {}},
         // a JWT anywhere (cookie, id_token, prose): header.payload.signature, both JSON parts
-        {"jwt", "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8}", post_kind::token_start, 1, {}, true,
-         "A-Za-z0-9_-"},
+        // (a prefilter on ".eyJ" + 8, the payload's start: with start-of-match the open repeats
+        // cost ~15 % of the scan; confirm() walks back to the header and on to the signature)
+        {"jwt", "\\.eyJ[A-Za-z0-9_-]{8}", post_kind::jwt, 1, {}, false},
         {"anthropic_api_key", "sk-ant-[a-zA-Z0-9_-]{10}", post_kind::token_start, 1, {}, true, "a-zA-Z0-9_-"},
         {"openai_api_key", "sk-[a-zA-Z0-9_-]{10}", post_kind::token_start, 2, {}, true, "a-zA-Z0-9_-"},
         {"stripe_key", "[spr]k_(?:live|test)_[a-zA-Z0-9]{20}", post_kind::token_start, 3, {}, true, "a-zA-Z0-9"},
@@ -48,19 +49,18 @@ const std::vector<compiled_rule>& default_rules() {
         {"password_field", "://[^\\s/:@]{1,64}:[^\\s/@]{1,256}@", post_kind::url_password, 12, {}, false},
         // the digit rules are prefilters too (start-of-match on digit runs costs ~1.7 GB/s
         // each); confirm() parses the exact number around the hit
-        {"credit_card", "\\d{4}[- ]?\\d{4}[- ]?\\d{4}", post_kind::credit_card, 13, {}, false},
-        {"credit_card", "\\d{4}[- ]\\d{6}[- ]\\d{4}", post_kind::credit_card, 13, {}, false},   // Amex 4-6-5, Diners 4-6-4
+        // the start of every printed grouping: 4-4-4 (4-4-4-4, 19 digits) or 4-6-4 (Amex 4-6-5,
+        // Diners 4-6-4); confirm() takes the whole run
+        {"credit_card", "\\d{4}(?:[- ]?\\d{4}[- ]?\\d{4}|[- ]\\d{6}[- ]\\d{4})", post_kind::credit_card, 13, {}, false},
         {"ssn", "\\b\\d{3}-\\d{2}-\\d{4}\\b", post_kind::plain, 14, {}},
-        {"email", "@[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},
-        {"email", "%40[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},   // URL-encoded
+        {"email", "(?:@|%40)[a-zA-Z0-9-]+\\.[a-zA-Z]{2}", post_kind::email, 15, {}, false},   // also URL-encoded
         {"phone", "[\\d)][-. ]?\\d{3}[-. ]?\\d{4}", post_kind::phone, 16, {}, false},
         // international (E.164, grouped or not): '+', country code, 8-15 digits in all
         {"phone", "\\+\\d{1,3}[-. ]?\\d", post_kind::phone_intl, 16, {}, false},
         {"ipv4", "\\d\\.\\d{1,3}\\.\\d{1,3}\\.\\d", post_kind::ipv4, 17, {}, false},
         // IPv6: four groups in a row, or a '::' next to a group; confirm() parses the address
-        {"ipv6", "[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}", post_kind::ipv6, 17, {}, false},
-        {"ipv6", "::[0-9A-Fa-f]{1,4}", post_kind::ipv6, 17, {}, false},
-        {"ipv6", "[0-9A-Fa-f]{1,4}::", post_kind::ipv6, 17, {}, false},
+        {"ipv6", ":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", post_kind::ipv6, 17, {}, false},
+        {"ipv6", "::", post_kind::ipv6, 17, {}, false},
     };
     return r;
 }
@@ -76,13 +76,21 @@ bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c 
 /// email from a prefilter hit ending just after "@label.xx": local part to the left of '@',
 /// dot-separated domain labels to the right, ending in an alphabetic TLD of 2+ letters.
 bool confirm_email(std::string_view t, std::size_t& s, std::size_t& e) {
-    // the '@' of the hit, or its URL encoding "%40" (jane%40example.com in a query string)
-    std::size_t at = t.rfind('@', e);
-    std::size_t after_at = at + 1;
-    const std::size_t pct = e >= 3 ? t.rfind("%40", e) : std::string_view::npos;
-    if (pct != std::string_view::npos && (at == std::string_view::npos || pct > at)) {
-        at = pct;
-        after_at = pct + 3;
+    // the '@' of the hit, or its URL encoding "%40" (jane%40example.com in a query string):
+    // within the hit, i.e. at most a domain label (63 bytes) and a dot and two letters back --
+    // an unbounded search would walk back to the previous e-mail for every hit
+    std::size_t at = std::string_view::npos, after_at = 0;
+    for (std::size_t p = e; p > 0 && e - p < 72; --p) {
+        if (t[p - 1] == '@') {
+            at = p - 1;
+            after_at = p;
+            break;
+        }
+        if (p >= 3 && t[p - 3] == '%' && t[p - 2] == '4' && t[p - 1] == '0') {
+            at = p - 3;
+            after_at = p;
+            break;
+        }
     }
     if (at == std::string_view::npos || at == 0) return false;
     std::size_t b = at;
@@ -403,8 +411,8 @@ bool confirm_private_key(confirm_state& st, std::size_t& s, std::size_t& e) {
         else if (q < t.size() && t[q] == ' ') ++q;   // keys pasted onto one line, space-separated
         else break;
         if (t.substr(q, 8) == "-----END") {
-            const std::size_t close = t.find("-----", q + 8);
-            const std::size_t stop = close == std::string_view::npos || close - q > 80 ? t.size() : close + 5;
+            const std::size_t close = t.substr(0, std::min(t.size(), q + 80)).find("-----", q + 8);   // bounded
+            const std::size_t stop = close == std::string_view::npos ? std::min(t.size(), q + 80) : close + 5;
             st.work += stop - q;
             e = stop;
             return true;
@@ -494,6 +502,29 @@ bool confirm_ipv6(std::string_view t, std::size_t& s, std::size_t& e) {
     return true;
 }
 
+/// A JWT from a hit 12 bytes past the '.' that starts its payload: header (eyJ...), payload
+/// (eyJ...) and signature, each of base64url characters, the signature at least 8 long.
+bool confirm_jwt(confirm_state& st, std::size_t& s, std::size_t& e) {
+    const std::string_view t = st.text;
+    auto b64url = [](char c) { return is_alnum(c) || c == '_' || c == '-'; };
+    if (e < 12) return false;
+    const std::size_t dot = e - 12;
+    std::size_t b = dot;
+    while (b > 0 && dot - b < 4096 && b64url(t[b - 1])) --b;
+    st.work += dot - b;
+    if (dot - b < 10 || t.substr(b, 3) != "eyJ" || (b > 0 && (b64url(t[b - 1]) || t[b - 1] == '.'))) return false;
+    std::size_t p = st.extend.end(t, dot + 1, b64url, st.work);   // the payload
+    if (p >= t.size() || t[p] != '.') return false;
+    const std::size_t sig = p + 1;
+    std::size_t f = sig;
+    while (f < t.size() && f - sig < 4096 && b64url(t[f])) ++f;
+    st.work += f - sig;
+    if (f - sig < 8) return false;
+    s = b;
+    e = f;
+    return true;
+}
+
 bool starts_token(std::string_view text, std::size_t s) noexcept {
     const char before = s > 0 ? text[s - 1] : ' ';
     return !is_word(before) && before != '-';
@@ -520,6 +551,7 @@ bool confirm(post_kind k, confirm_state& st, std::size_t& s, std::size_t& e) {
         case post_kind::private_key: return confirm_private_key(st, s, e);
         case post_kind::auth_credential: return confirm_auth_credential(text, s, e);
         case post_kind::ipv6: return confirm_ipv6(text, s, e);
+        case post_kind::jwt: return confirm_jwt(st, s, e);
     }
     return true;
 }

@@ -15,7 +15,8 @@ enum class post_kind : std::uint8_t {
     plain, token_start, credit_card, phone, phone_intl, ipv4, aws_secret, private_key, email, password, url_password,
     after_separator,   ///< the match is key=value: only what follows the first '=' or ':' (and quote) is masked
     auth_credential,   ///< the credential after "Authorization: <scheme> "
-    ipv6
+    ipv6,
+    jwt
 };
 
 struct compiled_rule {
