@@ -4,10 +4,12 @@
 // pass (no sequential rewriting), overlapping matches resolve to the longest (then the most
 // specific) match, credit cards must pass the Luhn check and stand alone (no leaked tail
 // digits, no mangled timestamps), "sk-" keys must start a token, and private keys are
-// redacted as whole blocks. Rules: email, phone, credit_card, ssn, ipv4, anthropic_api_key,
-// openai_api_key, aws_access_key, aws_secret_key (keyword-anchored), bearer_token,
-// github_token, google_api_key, azure_connection_string, generic_api_key_param,
-// private_key, slack_token, stripe_key, password_field.
+// redacted as whole blocks. Rules: email, phone, credit_card, ssn, ipv4, ipv6,
+// anthropic_api_key, openai_api_key, aws_access_key, aws_secret_key (keyword-anchored), jwt,
+// bearer_token, github_token, google_api_key, huggingface_token, azure_connection_string,
+// generic_api_key_param, private_key, slack_token, slack_webhook, stripe_key, password_field
+// (README, Redaction, describes each with an example it masks and one it leaves). Key-value
+// rules mask the value and keep the key.
 //
 // Modes: mask ("[REDACTED]" or the rule's replacement), hash ("[HASH:<16 hex>]" = keyed
 // HMAC-SHA256, so hashes are not reversible by dictionary), remove (""). Field-path rules
