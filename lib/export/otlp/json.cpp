@@ -1,6 +1,7 @@
 // OTLP/JSON writer.
 #include "export/otlp/protobuf_encoder.hpp"
 #include "tracecraft/otlp/json.hpp"
+#include "tracecraft/otlp/semconv.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -17,7 +18,6 @@ void u64(std::string& o, std::uint64_t v) {
 }
 
 void any_scalar(std::string& o, const value_view& v) {
-    char buf[40];
     switch (v.type()) {
         case value_type::string:
             o += "{\"stringValue\":";
@@ -30,20 +30,11 @@ void any_scalar(std::string& o, const value_view& v) {
             o += std::to_string(v.as_int());
             o += "\"}";
             break;
-        case value_type::float64: {
-            const double d = v.as_double();
-            if (std::isnan(d)) {
-                o += "{\"doubleValue\":\"NaN\"}";
-            } else if (std::isinf(d)) {
-                o += d > 0 ? "{\"doubleValue\":\"Infinity\"}" : "{\"doubleValue\":\"-Infinity\"}";
-            } else {
-                std::snprintf(buf, sizeof buf, "%.17g", d);
-                o += "{\"doubleValue\":";
-                o += buf;
-                o.push_back('}');
-            }
+        case value_type::float64:   // NaN and the infinities as the proto3 JSON mapping writes them
+            o += "{\"doubleValue\":";
+            append_json_value(o, v);
+            o.push_back('}');
             break;
-        }
         default: o += "{}"; break;
     }
 }
