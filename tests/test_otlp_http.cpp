@@ -179,7 +179,10 @@ struct http_env {
         if (!start_receiver) rx->stop();
         if (o.endpoint == otlp_http_options{}.endpoint)
             o.endpoint = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(rx->port()) + "/v1/traces";
-        o.initial_backoff = std::chrono::milliseconds(10);
+        if (o.retry.initial_interval == retry_policy{}.initial_interval) {
+            o.retry.initial_interval = std::chrono::milliseconds(10);
+            o.retry.max_interval = std::chrono::milliseconds(50);
+        }
         exp = std::make_shared<otlp_http_exporter>(o);
         trace_config cfg;
         cfg.service_name = "otlp-http-test";
@@ -290,8 +293,8 @@ BOOST_AUTO_TEST_CASE(receiver_down_then_up) {
     }
     otlp_http_options o;
     o.endpoint = "http://127.0.0.1:" + std::to_string(port) + "/v1/traces";
-    o.max_attempts = 50;
-    o.max_backoff = std::chrono::milliseconds(20);
+    o.retry.initial_interval = std::chrono::milliseconds(5);
+    o.retry.max_interval = std::chrono::milliseconds(20);
     http_env env(o, 100, false);
     std::unique_ptr<test_receiver> late;
     asio::steady_timer up(env.ioc, std::chrono::milliseconds(150));
@@ -380,7 +383,7 @@ BOOST_AUTO_TEST_CASE(tls_with_a_self_signed_certificate) {
 
 BOOST_AUTO_TEST_CASE(tls_rejects_an_untrusted_certificate) {
     otlp_http_options o;
-    o.max_attempts = 2;   // the system CA store does not trust the self-signed test certificate
+    o.retry.max_attempts = 2;   // the system CA store does not trust the self-signed test certificate
     http_env env(o, 100, true, /*tls=*/true);
     env.run(1);
     BOOST_TEST(env.rx->requests.empty());

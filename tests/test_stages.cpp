@@ -187,8 +187,9 @@ BOOST_AUTO_TEST_CASE(rate_limiter_blocking_waits_on_a_timer) {
 BOOST_AUTO_TEST_CASE(retrying_exporter_backs_off_and_retries_retryable_failures) {
     auto inner = std::make_shared<recording_exporter>();
     inner->script = {export_result::failure("503", true), export_result::failure("503", true), export_result::ok()};
-    retrying_exporter::options o;
-    o.base_delay = std::chrono::milliseconds(10);
+    retry_policy o;
+    o.initial_interval = std::chrono::milliseconds(10);
+    o.multiplier = 2.0;
     auto stage = std::make_shared<retrying_exporter>(inner, o);
     const auto t0 = std::chrono::steady_clock::now();
     run_through(stage, 1);
@@ -196,13 +197,13 @@ BOOST_AUTO_TEST_CASE(retrying_exporter_backs_off_and_retries_retryable_failures)
     BOOST_TEST(inner->calls == 3u);
     BOOST_TEST(inner->traces == 1u);
     BOOST_TEST(stage->get_stats().retries == 2u);
-    BOOST_TEST(elapsed >= std::chrono::milliseconds(15));   // 10*[0.5,1] + 20*[0.5,1]
+    BOOST_TEST(elapsed >= std::chrono::milliseconds(15));   // 10*[0.5,1.5] + 20*[0.5,1.5]
 }
 
 BOOST_AUTO_TEST_CASE(retrying_exporter_gives_up) {
     auto inner = std::make_shared<recording_exporter>();
     inner->script = {export_result::failure("400 bad request", false)};
-    auto stage = std::make_shared<retrying_exporter>(inner, retrying_exporter::options{});
+    auto stage = std::make_shared<retrying_exporter>(inner, retry_policy{});
     const auto rs = run_through(stage, 1);
     BOOST_TEST(inner->calls == 1u);   // not retryable: no retry
     BOOST_TEST(stage->get_stats().errors == 1u);
@@ -210,9 +211,9 @@ BOOST_AUTO_TEST_CASE(retrying_exporter_gives_up) {
 
     auto inner2 = std::make_shared<recording_exporter>();
     for (int i = 0; i < 10; ++i) inner2->script.push_back(export_result::failure("timeout", true));
-    retrying_exporter::options o;
-    o.max_retries = 2;
-    o.base_delay = std::chrono::milliseconds(1);
+    retry_policy o;
+    o.max_attempts = 3;
+    o.initial_interval = std::chrono::milliseconds(1);
     auto stage2 = std::make_shared<retrying_exporter>(inner2, o);
     run_through(stage2, 1);
     BOOST_TEST(inner2->calls == 3u);
@@ -223,7 +224,7 @@ BOOST_AUTO_TEST_CASE(retrying_exporter_gives_up) {
 BOOST_AUTO_TEST_CASE(stacked_stages_lose_nothing_at_shutdown) {
     auto inner = std::make_shared<recording_exporter>();
     inner->delay = std::chrono::milliseconds(2);
-    auto retry = std::make_shared<retrying_exporter>(inner, retrying_exporter::options{});
+    auto retry = std::make_shared<retrying_exporter>(inner, retry_policy{});
     async_batch_exporter::options o;
     o.batch_size = 64;
     o.max_queue_size = 100000;

@@ -42,6 +42,15 @@ struct sampling_config {
     std::vector<sampling_rule> rules;
 };
 
+/// What a full pipeline gives up (named as spdlog's async overflow policies are).
+enum class overflow_policy {
+    /// The oldest undelivered batch is given up for the newest traces (a batch being retried
+    /// through a collector outage is cancelled): the freshest data survives a long outage.
+    drop_oldest,
+    /// A newly finished trace is refused while the pipeline is full.
+    drop_newest,
+};
+
 /// The Python SDK's TraceCraftConfig.
 struct trace_config {
     std::string service_name = "tracecraft";
@@ -64,11 +73,20 @@ struct trace_config {
     std::shared_ptr<const price_table> prices;
     /// Spans nested deeper than this are not recorded (counted in stats). 1..65000.
     std::uint32_t max_step_depth = 100;
-    /// Capacity of the pipeline, in spans: finished traces waiting for or in export. When it is
-    /// full, a newly finished trace is dropped and counted (the producer never blocks);
+    /// Capacity of the pipeline, in spans: finished traces waiting for or in export (batches
+    /// being retried included). When it is full, `overflow` decides what is given up, counted in
+    /// runtime_stats::spans_queue_dropped and said at warn (the producer never blocks);
     /// producers that must not lose traces wait with runtime::async_wait_for_capacity.
     /// 1..16,777,216.
     std::size_t max_queue_spans = 2048;
+    /// drop_oldest by default. With drop_oldest, finished traces are admitted up to twice
+    /// max_queue_spans for the moment it takes the pipeline strand to give the oldest up;
+    /// beyond that the newest is refused.
+    overflow_policy overflow = overflow_policy::drop_oldest;
+    /// How long shutdown() may spend delivering what is queued (exporters retrying through an
+    /// outage included); what is still undelivered then is given up and counted in
+    /// runtime_stats::spans_shutdown_dropped. 0 = no limit. Default 30 s; at most 1 day.
+    std::chrono::milliseconds shutdown_timeout{30000};
     /// Spans per batch handed to the exporters; a batch is formed as soon as this many wait.
     /// 1..1,048,576 and at most max_queue_spans.
     std::size_t batch_size = 512;

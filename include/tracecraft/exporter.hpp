@@ -24,8 +24,15 @@ namespace tracecraft {
 /// Outcome of one export call.
 struct export_result {
     bool success = true;
-    bool retryable = false;           ///< worth trying again (timeouts, 429, 503, ...)
+    /// A failure worth trying again (connection refused/reset, timeouts, 429, 502, 503, 504).
+    /// An exporter that retried by itself until its retry_policy ran out keeps it set, so an
+    /// outer retrying_exporter still retries (stages compose; none silently disables retries).
+    bool retryable = false;
+    /// Given up because the caller cancelled it (the runtime needed the room for newer traces,
+    /// or the shutdown deadline passed), not because the receiver failed.
+    bool cancelled = false;
     std::uint64_t rejected_spans = 0; ///< spans the backend refused (OTLP partial success)
+    std::uint32_t attempts = 1;       ///< tries made (retries = attempts - 1)
     std::string error;
 
     static export_result ok() { return {}; }

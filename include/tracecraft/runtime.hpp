@@ -39,13 +39,27 @@ struct runtime_stats {
     std::uint64_t traces_processor_dropped = 0;   ///< dropped by another processor (your own)
     std::uint64_t traces_processor_failed = 0;    ///< dropped because a processor threw (warned)
     std::uint64_t traces_kept = 0;            ///< passed sampling
-    std::uint64_t traces_queue_dropped = 0;   ///< lost because the pipeline queue was full
+    std::uint64_t traces_queue_dropped = 0;   ///< refused at hand-off: the pipeline was full
     std::uint64_t traces_after_shutdown = 0;  ///< completed after shutdown (not exported)
     std::uint64_t spans_kept = 0;
+    /// Lost for room in the pipeline (trace_config::overflow): refused at hand-off, or given up
+    /// as the oldest undelivered batch (a batch being retried included).
     std::uint64_t spans_queue_dropped = 0;
+    std::uint64_t batches_queue_dropped = 0;  ///< batches given up for room (drop_oldest)
     std::uint64_t spans_depth_dropped = 0;    ///< deeper than max_step_depth
-    std::uint64_t spans_exported = 0;         ///< acknowledged by every exporter
-    std::uint64_t spans_export_failed = 0;    ///< some exporter reported failure
+    /// Delivered: acknowledged by every exporter, minus the spans the receiver rejected.
+    /// With one exporter every kept or refused span ends in exactly one of spans_exported,
+    /// spans_rejected, spans_export_failed, spans_queue_dropped, spans_shutdown_dropped, or is
+    /// still in queue_spans: nothing is lost without a count.
+    std::uint64_t spans_exported = 0;
+    std::uint64_t spans_rejected = 0;         ///< accepted but rejected by the receiver (OTLP partial success)
+    /// Some exporter failed the batch: refused permanently (spans_failed_permanent) or its
+    /// retries gave up (spans_retry_expired).
+    std::uint64_t spans_export_failed = 0;
+    std::uint64_t spans_failed_permanent = 0; ///< the receiver refused them (4xx other than 429)
+    std::uint64_t spans_retry_expired = 0;    ///< retryable failures past retry_policy::max_elapsed
+    std::uint64_t spans_shutdown_dropped = 0; ///< undelivered when trace_config::shutdown_timeout passed
+    std::uint64_t export_retries = 0;         ///< attempts after a retryable failure (all exporters)
     std::uint64_t batches_exported = 0;
     std::uint64_t spans_redacted = 0;         ///< spans in which at least one value changed
     std::uint64_t redaction_failures = 0;     ///< spans fully masked because scanning failed

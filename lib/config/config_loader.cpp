@@ -210,6 +210,14 @@ json::value parse_document(std::string_view text) {
 
 } // namespace
 
+namespace {
+overflow_policy parse_overflow(std::string_view v, const std::string& field) {
+    if (v == "drop_oldest") return overflow_policy::drop_oldest;
+    if (v == "drop_newest") return overflow_policy::drop_newest;
+    bad(field, "must be drop_oldest or drop_newest, got " + config_error::quote(v));
+}
+} // namespace
+
 void apply_json(trace_config& cfg, std::string_view text) {
     const json::value doc = parse_document(text);
     const json::object& o = as_object(doc, "json");
@@ -228,6 +236,10 @@ void apply_json(trace_config& cfg, std::string_view text) {
         else if (key == "flush_interval_ms")
             cfg.flush_interval =
                 std::chrono::milliseconds(in_range<std::int64_t>(as_count(v, key), detail::flush_interval_range, key));
+        else if (key == "shutdown_timeout_ms")
+            cfg.shutdown_timeout =
+                std::chrono::milliseconds(in_range<std::int64_t>(as_count(v, key), detail::shutdown_timeout_range, key));
+        else if (key == "overflow") cfg.overflow = parse_overflow(as_string(v, key), key);
         else if (key == "max_attributes_per_span")
             cfg.max_attributes_per_span = in_range<std::uint32_t>(as_count(v, key), detail::max_attributes_range, key);
         else if (key == "max_attribute_value_length")
@@ -288,6 +300,9 @@ void apply_env(trace_config& cfg, const env_lookup& lookup_in) {
     if (auto n = count("TRACECRAFT_BATCH_SIZE", detail::batch_size_range)) cfg.batch_size = *n;
     if (auto n = count("TRACECRAFT_FLUSH_INTERVAL_MS", detail::flush_interval_range))
         cfg.flush_interval = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+    if (auto n = count("TRACECRAFT_SHUTDOWN_TIMEOUT_MS", detail::shutdown_timeout_range))
+        cfg.shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+    if (auto v = get("TRACECRAFT_OVERFLOW")) cfg.overflow = parse_overflow(v, "TRACECRAFT_OVERFLOW");
     if (auto n = count("TRACECRAFT_MAX_ATTRIBUTES", detail::max_attributes_range))
         cfg.max_attributes_per_span = static_cast<std::uint32_t>(*n);
     if (auto n = count("TRACECRAFT_MAX_ATTRIBUTE_LENGTH", detail::max_value_length_range))

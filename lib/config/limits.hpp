@@ -18,6 +18,7 @@ inline constexpr setting_range max_step_depth_range{"max_step_depth", 1, 65000};
 inline constexpr setting_range max_queue_spans_range{"max_queue_spans", 1, std::uint64_t{1} << 24};
 inline constexpr setting_range batch_size_range{"batch_size", 1, std::uint64_t{1} << 20};
 inline constexpr setting_range flush_interval_range{"flush_interval_ms", 1, 86'400'000};   // 1 ms .. 1 day
+inline constexpr setting_range shutdown_timeout_range{"shutdown_timeout_ms", 0, 86'400'000};   // 0 = no limit
 inline constexpr setting_range max_attributes_range{"max_attributes_per_span", 1, 65535};
 inline constexpr setting_range max_value_length_range{"max_attribute_value_length", 0, std::uint64_t{1} << 28};
 

@@ -46,6 +46,10 @@ void trace_config::validate() const {
     if (batch_size > max_queue_spans) throw config_error("batch_size", "must not exceed max_queue_spans");
     if (flush_interval.count() <= 0) throw config_error("flush_interval", "must be > 0 ms");
     check_range(flush_interval_range, static_cast<std::uint64_t>(flush_interval.count()), "flush_interval");
+    if (shutdown_timeout.count() < 0) throw config_error("shutdown_timeout", "must be >= 0 ms (0 = no limit)");
+    check_range(shutdown_timeout_range, static_cast<std::uint64_t>(shutdown_timeout.count()), "shutdown_timeout");
+    if (overflow != overflow_policy::drop_oldest && overflow != overflow_policy::drop_newest)
+        throw config_error("overflow", "must be drop_oldest or drop_newest");
     check_range(max_attributes_range, max_attributes_per_span, "max_attributes_per_span");
     check_range(max_value_length_range, max_attribute_value_length, "max_attribute_value_length");
     for (std::size_t i = 0; i < exporters.size(); ++i)

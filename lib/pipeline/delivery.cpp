@@ -3,7 +3,11 @@
 // force_flush, back-pressure, idle, shutdown. Strand only.
 #include "pipeline/delivery.hpp"
 
+#include <algorithm>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,8 +28,12 @@ log_limiter g_utf8_log;
 
 struct inflight_batch {
     span_batch batch;
-    std::size_t remaining = 0;
-    bool failed = false;
+    std::uint64_t seq = 0;            ///< age: smaller is older
+    std::size_t remaining = 0;        ///< exporters not done with it
+    std::uint64_t rejected = 0;       ///< most spans any exporter's receiver rejected
+    bool failed = false, permanent = false, expired = false;
+    bool dropped_for_room = false, dropped_at_shutdown = false;
+    bool cancel_counted = false;      ///< in runtime_core::spans_being_cancelled
 };
 
 void runtime_core::dispatch_batches_on_strand(bool force) {
@@ -58,7 +66,14 @@ void runtime_core::deliver(std::vector<trace_ref> take) {
     }
     auto b = std::make_shared<inflight_batch>();
     b->batch = batch_access::make(std::move(take));
+    b->seq = next_batch_seq++;
     b->remaining = deliveries.size();
+    if (abandoning) {   // the shutdown deadline has passed
+        b->remaining = 0;
+        b->dropped_at_shutdown = true;
+        finish_batch(*b);
+        return;
+    }
     if (deliveries.empty()) {
         pipeline_spans.fetch_sub(b->batch.span_count(), std::memory_order_acq_rel);
         check_capacity_waiters_on_strand();
@@ -70,40 +85,147 @@ void runtime_core::deliver(std::vector<trace_ref> take) {
     }
 }
 
+void runtime_core::finish_batch(inflight_batch& b) {
+    const std::size_t n = b.batch.span_count();
+    if (b.cancel_counted) spans_being_cancelled -= n;
+    if (b.dropped_for_room) {
+        stats.spans_queue_dropped.fetch_add(n, std::memory_order_relaxed);
+        stats.batches_queue_dropped.fetch_add(1, std::memory_order_relaxed);
+        losses->record(failure_log::dropped, n, "the oldest undelivered batch given up for newer traces");
+    } else if (b.dropped_at_shutdown) {
+        stats.spans_shutdown_dropped.fetch_add(n, std::memory_order_relaxed);
+        losses->record(failure_log::dropped, n, "undelivered when shutdown_timeout passed");
+    } else if (b.failed) {
+        stats.spans_export_failed.fetch_add(n, std::memory_order_relaxed);
+        (b.permanent ? stats.spans_failed_permanent : stats.spans_retry_expired).fetch_add(n, std::memory_order_relaxed);
+    } else {
+        const std::uint64_t rejected = std::min<std::uint64_t>(b.rejected, n);
+        stats.spans_exported.fetch_add(n - rejected, std::memory_order_relaxed);
+        stats.spans_rejected.fetch_add(rejected, std::memory_order_relaxed);
+        stats.batches_exported.fetch_add(1, std::memory_order_relaxed);
+    }
+    pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
+    check_capacity_waiters_on_strand();
+}
+
 namespace {
 asio::awaitable<void> delivery_loop(core_ref c, std::size_t i) {
     runtime_core::delivery& d = c->deliveries[i];
     while (!d.batches.empty()) {
         std::shared_ptr<inflight_batch> b = std::move(d.batches.front());
         d.batches.pop_front();
+        d.current = b;
         export_result r;
         try {
             r = co_await d.exp->export_batch(b->batch);
         } catch (const std::exception& e) {
             r = export_result::failure(std::string("exporter threw: ") + e.what());
         }
-        if (!r.success) {
+        d.current.reset();
+        if (d.cancelling) {   // give_up_batch_on_strand asked this export to give up
+            d.cancelling = false;
+            if (!r.success) r.cancelled = true;
+            co_await asio::this_coro::reset_cancellation_state();
+        }
+        c->stats.export_retries.fetch_add(r.attempts > 0 ? r.attempts - 1 : 0, std::memory_order_relaxed);
+        if (r.success) {
+            b->rejected = std::max(b->rejected, r.rejected_spans);
+        } else if (r.cancelled) {
+            (c->abandoning ? b->dropped_at_shutdown : b->dropped_for_room) = true;
+        } else {
             b->failed = true;
+            (r.retryable ? b->expired : b->permanent) = true;
             logger()->debug("exporter '{}' failed: {}", d.exp->name(), r.error);
         }
-        if (--b->remaining == 0) {
-            const std::size_t n = b->batch.span_count();
-            (b->failed ? c->stats.spans_export_failed : c->stats.spans_exported).fetch_add(n, std::memory_order_relaxed);
-            c->stats.batches_exported.fetch_add(1, std::memory_order_relaxed);
-            c->pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
-            c->check_capacity_waiters_on_strand();
-        }
+        if (--b->remaining == 0) c->finish_batch(*b);
     }
     d.busy = false;
     c->check_waiters_on_strand();
 }
 } // namespace
 
+void runtime_core::give_up_batch_on_strand(const std::shared_ptr<inflight_batch>& b, bool shutdown) {
+    (shutdown ? b->dropped_at_shutdown : b->dropped_for_room) = true;
+    for (delivery& d : deliveries) {
+        if (d.current == b) {
+            if (!d.cancelling) {
+                d.cancelling = true;
+                if (!b->cancel_counted) {
+                    b->cancel_counted = true;
+                    spans_being_cancelled += b->batch.span_count();
+                }
+                d.cancel->emit(asio::cancellation_type::terminal);
+            }
+            continue;
+        }
+        const auto it = std::find(d.batches.begin(), d.batches.end(), b);
+        if (it == d.batches.end()) continue;
+        d.batches.erase(it);
+        if (--b->remaining == 0) {
+            finish_batch(*b);
+            return;
+        }
+    }
+}
+
+void runtime_core::make_room_on_strand() {
+    room_requested.store(false, std::memory_order_release);
+    while (pipeline_spans.load(std::memory_order_acquire) > cfg.max_queue_spans + spans_being_cancelled) {
+        // the oldest batch an exporter has not finished: in flight (not yet asked) or waiting
+        std::shared_ptr<inflight_batch> oldest;
+        for (const delivery& d : deliveries) {
+            if (d.current && !d.cancelling && (!oldest || d.current->seq < oldest->seq)) oldest = d.current;
+            if (!d.batches.empty() && (!oldest || d.batches.front()->seq < oldest->seq)) oldest = d.batches.front();
+        }
+        if (oldest) {
+            give_up_batch_on_strand(oldest, false);
+            continue;
+        }
+        // no batch left to give up: the newest work, not yet batched
+        std::vector<trace_ref> victims;
+        if (!to_process.empty()) {
+            victims = std::move(to_process.front());
+            to_process.pop_front();
+        } else if (!pending.empty()) {
+            pending_spans -= pending.front().get()->span_count;
+            victims.push_back(std::move(pending.front()));
+            pending.erase(pending.begin());
+        } else {
+            break;   // all of it is in flight and already asked to give up
+        }
+        std::size_t n = 0;
+        for (const trace_ref& t : victims) n += t.get()->span_count;
+        stats.spans_queue_dropped.fetch_add(n, std::memory_order_relaxed);
+        losses->record(failure_log::dropped, n, "queued traces given up for newer ones");
+        pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
+    }
+}
+
+void runtime_core::abandon_on_strand() {
+    if (abandoning) return;
+    abandoning = true;
+    std::size_t waiting = 0;
+    for (const delivery& d : deliveries) waiting += d.batches.size() + (d.current ? 1 : 0);
+    logger()->warn("shutdown: shutdown_timeout ({} ms) passed with {} batches undelivered; they are given up and "
+                   "counted in runtime_stats::spans_shutdown_dropped",
+                   cfg.shutdown_timeout.count(), waiting);
+    for (;;) {
+        std::shared_ptr<inflight_batch> b;
+        for (const delivery& d : deliveries) {
+            if (!d.batches.empty()) b = d.batches.front();
+            else if (d.current && !d.cancelling) b = d.current;
+            if (b) break;
+        }
+        if (!b) break;
+        give_up_batch_on_strand(b, true);
+    }
+}
+
 void runtime_core::start_delivery(std::size_t i) {
     delivery& d = deliveries[i];
     if (d.busy || d.batches.empty()) return;
     d.busy = true;
-    asio::co_spawn(strand, delivery_loop(core_ref(this), i), asio::detached);
+    asio::co_spawn(strand, delivery_loop(core_ref(this), i), asio::bind_cancellation_slot(d.cancel->slot(), asio::detached));
 }
 
 bool runtime_core::idle_on_strand() const noexcept {
@@ -177,7 +299,14 @@ asio::awaitable<bool> wait_idle_on_strand(core_ref c, std::chrono::steady_clock:
 asio::awaitable<void> shutdown_on_strand(core_ref c) {
     if (c->shut_down) co_return;
     c->accepting.store(false, std::memory_order_release);
+    if (c->cfg.shutdown_timeout.count() > 0 && !c->shutdown_timer) {
+        c->shutdown_timer = std::make_unique<asio::steady_timer>(c->strand, c->cfg.shutdown_timeout);
+        c->shutdown_timer->async_wait([c](const boost::system::error_code& ec) {
+            if (!ec) c->abandon_on_strand();
+        });
+    }
     co_await flush_on_strand(core_ref(c));
+    if (c->shutdown_timer) c->shutdown_timer->cancel();
     for (auto& d : c->deliveries) co_await d.exp->shutdown();
     for (const auto& p : c->processors) {
         try {
@@ -187,6 +316,7 @@ asio::awaitable<void> shutdown_on_strand(core_ref c) {
         }
     }
     c->shut_down = true;
+    c->losses->flush();
     c->check_capacity_waiters_on_strand();   // release producers waiting for capacity
     if (c->flush_timer) c->flush_timer->cancel();
 }

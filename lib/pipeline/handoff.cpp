@@ -34,15 +34,17 @@ void runtime_core::on_trace_complete(trace_buffer* t) noexcept {
     }
     const std::size_t prev = pipeline_spans.fetch_add(n, std::memory_order_acq_rel);
     if (prev != 0 && prev + n > cfg.max_queue_spans) {
-        pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
-        stats.traces_queue_dropped.fetch_add(1, std::memory_order_relaxed);
-        stats.spans_queue_dropped.fetch_add(n, std::memory_order_relaxed);
-        if (!warned_queue_full.exchange(true))
-            logger()->warn("pipeline queue full ({} spans): finished traces are dropped and counted in "
-                           "runtime_stats::spans_queue_dropped; raise max_queue_spans or lower the rate",
-                           cfg.max_queue_spans);
-        trace_destroy(t);
-        return;
+        // drop_oldest admits up to twice the capacity while the strand gives the oldest up
+        if (cfg.overflow == overflow_policy::drop_newest || prev + n > 2 * cfg.max_queue_spans) {
+            pipeline_spans.fetch_sub(n, std::memory_order_acq_rel);
+            stats.traces_queue_dropped.fetch_add(1, std::memory_order_relaxed);
+            stats.spans_queue_dropped.fetch_add(n, std::memory_order_relaxed);
+            losses->record(failure_log::dropped, n, "pipeline full: a finished trace refused");
+            trace_destroy(t);
+            return;
+        }
+        if (!room_requested.exchange(true, std::memory_order_acq_rel))
+            asio::post(strand, [c = core_ref(this)] { c->make_room_on_strand(); });
     }
     const std::size_t u = undrained_spans.fetch_add(n, std::memory_order_acq_rel);
     if (!queue.try_push(t)) {   // more traces than slots (cannot happen: slots >= spans)

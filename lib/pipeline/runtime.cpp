@@ -53,6 +53,7 @@ private:
         std::lock_guard lk(m_);
         for (runtime_core* c : cores_) {
             c->flush_timer.reset();
+            c->shutdown_timer.reset();
             c->strand = asio::any_io_executor();
         }
         cores_.clear();
@@ -93,7 +94,9 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
     flush_timer = std::make_unique<asio::steady_timer>(ioc.get_executor());
     rate_all = cfg.sampling.rate >= 1.0;
     rate_threshold = rate_to_threshold(cfg.sampling.rate);
-    for (const auto& e : cfg.exporters) deliveries.push_back(delivery{e, {}, false});
+    for (const auto& e : cfg.exporters) deliveries.emplace_back(e);
+    losses = std::make_unique<failure_log>("tracecraft pipeline of '" + cfg.service_name + "' (max_queue_spans " +
+                                           std::to_string(cfg.max_queue_spans) + ")");
     bind_processors();   // may throw config_error (e.g. a redaction rule that does not compile)
     svc.add(this);
 }
@@ -221,6 +224,12 @@ runtime_stats runtime::stats() const noexcept {
     r.spans_depth_dropped = s.spans_depth_dropped.load();
     r.spans_exported = s.spans_exported.load();
     r.spans_export_failed = s.spans_export_failed.load();
+    r.spans_rejected = s.spans_rejected.load();
+    r.spans_failed_permanent = s.spans_failed_permanent.load();
+    r.spans_retry_expired = s.spans_retry_expired.load();
+    r.spans_shutdown_dropped = s.spans_shutdown_dropped.load();
+    r.batches_queue_dropped = s.batches_queue_dropped.load();
+    r.export_retries = s.export_retries.load();
     r.batches_exported = s.batches_exported.load();
     r.queue_spans = core_->pipeline_spans.load();
     r.spans_redacted = s.spans_redacted.load();

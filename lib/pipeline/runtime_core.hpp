@@ -17,9 +17,11 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "export/delivery/failure_log.hpp"
 #include "pipeline/mpsc_queue.hpp"
 #include "tracecraft/config.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
@@ -41,6 +43,12 @@ struct counters {
     std::atomic<std::uint64_t> spans_depth_dropped{0};
     std::atomic<std::uint64_t> spans_exported{0};
     std::atomic<std::uint64_t> spans_export_failed{0};
+    std::atomic<std::uint64_t> spans_rejected{0};
+    std::atomic<std::uint64_t> spans_failed_permanent{0};
+    std::atomic<std::uint64_t> spans_retry_expired{0};
+    std::atomic<std::uint64_t> spans_shutdown_dropped{0};
+    std::atomic<std::uint64_t> batches_queue_dropped{0};
+    std::atomic<std::uint64_t> export_retries{0};
     std::atomic<std::uint64_t> batches_exported{0};
     std::atomic<std::uint64_t> spans_redacted{0};
     std::atomic<std::uint64_t> redaction_failures{0};
@@ -83,7 +91,8 @@ struct runtime_core {
     std::atomic<std::size_t> pipeline_spans{0};   ///< queued + being processed/exported (memory bound)
     std::atomic<std::size_t> undrained_spans{0};  ///< pushed but not yet popped by the strand
     std::atomic<bool> accepting{true};
-    std::atomic<bool> warned_queue_full{false};
+    std::atomic<bool> room_requested{false};   ///< make_room_on_strand is posted (drop_oldest)
+    std::unique_ptr<failure_log> losses;       ///< the pipeline's own losses, said at warn
     std::atomic<bool> warned_after_shutdown{false};
     counters stats;
 
@@ -96,10 +105,19 @@ struct runtime_core {
     std::deque<std::vector<trace_ref>> to_process;   ///< batches waiting for the strand processors
     bool processing = false;
     struct delivery {
+        explicit delivery(exporter_ptr e) : exp(std::move(e)), cancel(std::make_unique<boost::asio::cancellation_signal>()) {}
         exporter_ptr exp;
-        std::deque<std::shared_ptr<inflight_batch>> batches;
+        std::deque<std::shared_ptr<inflight_batch>> batches;   ///< waiting for this exporter
+        std::shared_ptr<inflight_batch> current;               ///< being exported
+        /// Cancels the export of `current` (an exporter retrying through an outage gives up).
+        std::unique_ptr<boost::asio::cancellation_signal> cancel;
+        bool cancelling = false;
         bool busy = false;
     };
+    std::uint64_t next_batch_seq = 0;
+    std::size_t spans_being_cancelled = 0;   ///< in-flight batches asked to give up for room
+    bool abandoning = false;                 ///< the shutdown deadline passed
+    std::unique_ptr<boost::asio::steady_timer> shutdown_timer;
     std::vector<delivery> deliveries;
     std::vector<std::shared_ptr<flush_waiter>> waiters;
     std::vector<std::pair<std::size_t, std::shared_ptr<flush_waiter>>> capacity_waiters;   ///< (spans, waiter)
@@ -127,6 +145,14 @@ struct runtime_core {
     // delivery.cpp
     void dispatch_batches_on_strand(bool force);
     void deliver(std::vector<trace_ref> traces);
+    /// drop_oldest: gives the oldest undelivered batches up until the pipeline fits again.
+    void make_room_on_strand();
+    /// Shutdown deadline: gives every undelivered batch up (counted as shutdown-dropped).
+    void abandon_on_strand();
+    /// Takes `b` out of delivery `d`'s queue or cancels its export; true if it was found.
+    void give_up_batch_on_strand(const std::shared_ptr<inflight_batch>& b, bool shutdown);
+    /// Counts a batch every exporter is done with and releases its room.
+    void finish_batch(inflight_batch& b);
     void start_delivery(std::size_t i);
     void check_capacity_waiters_on_strand();
     void check_waiters_on_strand();

@@ -2,8 +2,11 @@
 //
 // POSTs ExportTraceServiceRequest bodies to the endpoint over one keep-alive connection, as a
 // coroutine on the pipeline strand. Responses: 2xx succeeds (a partial_success's rejected
-// spans are counted); 429, 502, 503 and 504 and connection failures are retried with
-// exponential backoff honouring Retry-After, up to max_attempts; other 4xx fail at once.
+// spans are counted and said at warn); 429, 502, 503 and 504, timeouts and connection failures
+// are retried by `retry` (retry_policy.hpp: backoff with jitter honouring Retry-After, for up
+// to 5 minutes by default) while the batch stays in the runtime's bounded pipeline; other 4xx
+// fail at once. Every failure is counted (get_stats) and said at warn: the first of each kind,
+// then at most one summary line per 10 s, naming the endpoint and the status.
 // https:// endpoints use TLS (OpenSSL through Beast's ssl_stream) with peer and host-name
 // verification against the system CA store or the CA given in otlp_tls_options.
 #pragma once
@@ -19,6 +22,7 @@
 #include "tracecraft/config_loader.hpp"
 #include "tracecraft/exporter.hpp"
 #include "tracecraft/otlp/protobuf.hpp"
+#include "tracecraft/retry_policy.hpp"
 
 namespace tracecraft {
 
@@ -42,9 +46,8 @@ struct otlp_http_options {
     std::vector<std::pair<std::string, std::string>> headers;   ///< e.g. {"authorization", "Bearer x"}
     std::chrono::milliseconds timeout{10000};                   ///< per attempt: connect + write + read
     bool gzip = false;
-    std::uint32_t max_attempts = 5;
-    std::chrono::milliseconds initial_backoff{100};
-    std::chrono::milliseconds max_backoff{5000};
+    /// Retries of retryable failures (see retry_policy.hpp for the defaults).
+    retry_policy retry;
     otlp::dialect conventions = otlp::dialect::both;
     otlp_tls_options tls;
     /// Resource attributes besides service.name (taken from the runtime) and telemetry.sdk.*.
@@ -60,12 +63,17 @@ struct otlp_http_options {
 };
 
 struct otlp_http_stats {
-    std::uint64_t requests = 0;
-    std::uint64_t retries = 0;
-    std::uint64_t exported_spans = 0;
+    std::uint64_t requests = 0;         ///< HTTP requests that got a response
+    std::uint64_t retries = 0;          ///< attempts after a retryable failure
+    std::uint64_t exported_spans = 0;   ///< accepted by the receiver (rejected ones excluded)
     std::uint64_t rejected_spans = 0;   ///< partial_success.rejected_spans
-    std::uint64_t failed_batches = 0;
+    std::uint64_t failed_batches = 0;   ///< all batches not delivered (the three causes below)
+    std::uint64_t failed_spans = 0;
+    std::uint64_t permanent_failed_spans = 0;   ///< refused by the receiver (4xx other than 429)
+    std::uint64_t expired_spans = 0;    ///< retryable failures given up by the retry policy
+    std::uint64_t cancelled_spans = 0;  ///< given up when the caller cancelled (queue room, shutdown)
     std::uint64_t connections = 0;
+    std::uint16_t last_status = 0;      ///< last HTTP status received (0: none yet)
 };
 
 namespace detail {

@@ -20,6 +20,7 @@
 
 #include "tracecraft/config.hpp"
 #include "tracecraft/exporters/stage.hpp"
+#include "tracecraft/retry_policy.hpp"
 
 namespace tracecraft {
 
@@ -99,18 +100,16 @@ private:
     std::shared_ptr<detail::rate_limit_state> st_;
 };
 
-/// The Python SDK's RetryingExporter: retries an inner export that failed with `retryable` set, up to
-/// `max_retries` times, waiting min(base × 2^(n-1), max) × uniform(0.5, 1.0) before retry n
-/// (exponential backoff with jitter, on a timer). Non-retryable failures return at once.
+/// The Python SDK's RetryingExporter: retries an inner export that failed with `retryable` set,
+/// by `policy` (retry_policy.hpp — the same policy and code the OTLP exporter uses: backoff with
+/// jitter on a timer, max_elapsed, cancellation). Non-retryable failures return at once. Around
+/// an exporter that retries by itself (otlp_http_exporter), the two compose: the inner one
+/// returns `retryable` when its own policy gives up, and this stage retries again — give the
+/// inner one retry_policy::none() to have one layer only.
 class retrying_exporter final : public export_stage {
 public:
-    struct options {
-        std::uint32_t max_retries = 3;
-        std::chrono::milliseconds base_delay{100};
-        std::chrono::milliseconds max_delay{30000};
-    };
-    retrying_exporter(exporter_ptr inner, options opts);
-    explicit retrying_exporter(exporter_ptr inner) : retrying_exporter(std::move(inner), options{}) {}
+    retrying_exporter(exporter_ptr inner, retry_policy policy);
+    explicit retrying_exporter(exporter_ptr inner) : retrying_exporter(std::move(inner), retry_policy{}) {}
     ~retrying_exporter() override;
 
     [[nodiscard]] std::string_view name() const noexcept override { return "retrying"; }

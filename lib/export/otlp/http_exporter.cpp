@@ -19,6 +19,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "export/delivery/failure_log.hpp"
+#include "export/delivery/retry.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/log.hpp"
 #include "export/otlp/protobuf_encoder.hpp"
@@ -61,7 +63,10 @@ struct otlp_http_state {
         stream.reset();
         tls.reset();
     }
-    std::atomic<std::uint64_t> requests{0}, retries{0}, exported{0}, rejected{0}, failed{0}, connections{0};
+    std::atomic<std::uint64_t> requests{0}, retries{0}, exported{0}, rejected{0}, failed{0}, failed_spans{0},
+        permanent_spans{0}, expired_spans{0}, cancelled_spans{0}, connections{0};
+    std::atomic<std::uint16_t> last_status{0};
+    std::unique_ptr<failure_log> failures;   ///< names the endpoint
 };
 
 namespace {
@@ -191,9 +196,10 @@ std::uint64_t rejected_from_json(std::string_view body) {
 
 otlp_http_exporter::otlp_http_exporter(otlp_http_options options) : st_(std::make_shared<detail::otlp_http_state>()) {
     detail::parse_endpoint(options.endpoint, *st_);
-    if (options.max_attempts == 0) throw config_error("otlp_http.max_attempts", "must be > 0");
+    options.retry.validate("otlp_http.retry");
     if (options.timeout.count() <= 0) throw config_error("otlp_http.timeout", "must be > 0 ms");
     if (st_->use_tls) st_->ssl_ctx = detail::make_tls_context(options.tls);
+    st_->failures = std::make_unique<detail::failure_log>("otlp_http exporter to " + options.endpoint);
     st_->opt = std::move(options);
 }
 otlp_http_exporter::~otlp_http_exporter() = default;
@@ -248,8 +254,8 @@ asio::awaitable<void> connect(detail::otlp_http_state& s) {
     s.connections.fetch_add(1, std::memory_order_relaxed);
 }
 
-/// One POST; returns the HTTP status and the Retry-After seconds (or -1). Throws on I/O errors.
-asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otlp_http_state> st, std::string_view body,
+/// One POST; returns the HTTP status and the Retry-After wait (negative: none). Throws on I/O errors.
+asio::awaitable<std::pair<unsigned, std::chrono::milliseconds>> post_once(std::shared_ptr<detail::otlp_http_state> st, std::string_view body,
                                                      std::string* response) {
     auto& s = *st;
     if (!s.connected()) co_await connect(s);
@@ -269,19 +275,60 @@ asio::awaitable<std::pair<unsigned, long>> post_once(std::shared_ptr<detail::otl
     else
         res = co_await round_trip(*s.stream, req, s.opt.timeout);
     s.requests.fetch_add(1, std::memory_order_relaxed);
-    long retry_after = -1;
-    if (auto it = res.find(http::field::retry_after); it != res.end()) {
-        const std::string v(it->value());
-        char* end = nullptr;
-        const long secs = std::strtol(v.c_str(), &end, 10);
-        if (end != v.c_str() && secs >= 0) retry_after = secs;
-    }
+    std::chrono::milliseconds retry_after{-1};
+    if (auto it = res.find(http::field::retry_after); it != res.end())
+        retry_after = detail::parse_retry_after(std::string_view(it->value().data(), it->value().size()),
+                                                std::chrono::system_clock::now());
     if (!res.keep_alive()) s.close();
+    s.last_status.store(static_cast<std::uint16_t>(res.result_int()), std::memory_order_relaxed);
     *response = std::move(res.body());
-    co_return std::pair<unsigned, long>(res.result_int(), retry_after);
+    co_return std::pair<unsigned, std::chrono::milliseconds>(res.result_int(), retry_after);
 }
 
 } // namespace
+
+namespace detail {
+
+/// One attempt: a POST, its status classified (2xx: partial success read; 429/502/503/504:
+/// retryable; other statuses: permanent).
+asio::awaitable<attempt_result> attempt_post(std::shared_ptr<otlp_http_state> st, std::string_view body) {
+    attempt_result a;
+    std::string response;
+    try {
+        auto op = post_once(st, body, &response);   // named local: GCC 12 co_await rule
+        const auto [status, retry_after] = co_await std::move(op);
+        a.retry_after = retry_after;
+        if (status >= 200 && status < 300) {
+            a.result = export_result::ok();
+            a.result.rejected_spans = st->opt.protocol == otlp_protocol::http_json ? rejected_from_json(response)
+                                                                                   : rejected_from_protobuf(response);
+            if (a.result.rejected_spans) a.result.error = "HTTP " + std::to_string(status) + " with partial success";
+            co_return a;
+        }
+        const bool retryable = status == 429 || status == 502 || status == 503 || status == 504;
+        std::string msg = "HTTP " + std::to_string(status);
+        if (!retryable && !response.empty()) msg += ": " + config_error::quote(response, 200);
+        a.result = export_result::failure(std::move(msg), retryable);
+    } catch (const std::exception& e) {
+        st->close();   // connection refused / reset / timeout / TLS: retry on a new connection
+        const auto* io = dynamic_cast<const boost::system::system_error*>(&e);
+        a.result = export_result::failure(io ? io->code().message() : std::string(e.what()), io != nullptr);
+    }
+    co_return a;
+}
+
+struct otlp_retry_observer final : retry_observer {
+    otlp_retry_observer(otlp_http_state& s, std::uint64_t n) : st(s), spans(n) {}
+    void on_retry(const export_result& failed, std::chrono::milliseconds wait) override {
+        st.retries.fetch_add(1, std::memory_order_relaxed);
+        st.failures->record(failure_log::retrying, spans,
+                            failed.error + ", next try in " + std::to_string(wait.count()) + " ms");
+    }
+    otlp_http_state& st;
+    std::uint64_t spans;
+};
+
+} // namespace detail
 
 asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
     auto st = st_;
@@ -310,47 +357,35 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
         compressed = detail::gzip_compress(body);
         body = compressed;
     }
-    std::string last_error;
-    std::chrono::milliseconds backoff = st->opt.initial_backoff;
-    for (std::uint32_t attempt = 1;; ++attempt) {
-        std::chrono::milliseconds wait = backoff;
-        bool retryable = true;
-        try {
-            std::string response;
-            auto op = post_once(st, body, &response);   // named local: GCC 12 co_await rule
-            const auto [status, retry_after] = co_await std::move(op);
-            if (status >= 200 && status < 300) {
-                const std::uint64_t rejected = st->opt.protocol == otlp_protocol::http_json
-                                                   ? detail::rejected_from_json(response)
-                                                   : detail::rejected_from_protobuf(response);
-                st->rejected.fetch_add(rejected, std::memory_order_relaxed);
-                st->exported.fetch_add(batch.span_count() - std::min<std::uint64_t>(rejected, batch.span_count()),
-                                       std::memory_order_relaxed);
-                export_result r = export_result::ok();
-                r.rejected_spans = rejected;
-                co_return r;
-            }
-            last_error = "HTTP " + std::to_string(status);
-            retryable = status == 429 || status == 502 || status == 503 || status == 504;
-            if (retry_after >= 0) wait = std::chrono::milliseconds(retry_after * 1000);
-        } catch (const std::exception& e) {
-            last_error = e.what();   // connection refused / reset / timeout / TLS: retry on a new connection
-            st->close();
-        }
-        if (!retryable || attempt >= st->opt.max_attempts || !st->ex) {
-            st->failed.fetch_add(1, std::memory_order_relaxed);
-            logger()->debug("otlp_http: batch failed after {} attempt(s): {}", attempt, last_error);
-            co_return export_result::failure("otlp_http: " + last_error, false);
-        }
-        st->retries.fetch_add(1, std::memory_order_relaxed);
-        asio::steady_timer t(st->ex, wait);
-        boost::system::error_code ec;
-        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        backoff = std::min(backoff * 2, st->opt.max_backoff);
+    const std::uint64_t spans = batch.span_count();
+    detail::otlp_retry_observer observer(*st, spans);
+    detail::attempt_fn attempt = [st, body]() { return detail::attempt_post(st, body); };
+    export_result r = co_await detail::run_with_retries(st->opt.retry, st->ex, attempt, &observer);
+    if (r.success) {
+        const std::uint64_t rejected = std::min<std::uint64_t>(r.rejected_spans, spans);
+        st->rejected.fetch_add(rejected, std::memory_order_relaxed);
+        st->exported.fetch_add(spans - rejected, std::memory_order_relaxed);
+        if (rejected) st->failures->record(detail::failure_log::rejected, rejected, r.error);
+        co_return r;
     }
+    st->failed.fetch_add(1, std::memory_order_relaxed);
+    st->failed_spans.fetch_add(spans, std::memory_order_relaxed);
+    if (r.cancelled) {
+        st->cancelled_spans.fetch_add(spans, std::memory_order_relaxed);
+        st->failures->record(detail::failure_log::dropped, spans, r.error);
+    } else if (r.retryable) {
+        st->expired_spans.fetch_add(spans, std::memory_order_relaxed);
+        st->failures->record(detail::failure_log::given_up, spans, r.error);
+    } else {
+        st->permanent_spans.fetch_add(spans, std::memory_order_relaxed);
+        st->failures->record(detail::failure_log::permanent, spans, r.error);
+    }
+    r.error = "otlp_http: " + r.error;
+    co_return r;
 }
 
 asio::awaitable<void> otlp_http_exporter::shutdown() {
+    st_->failures->flush();
     st_->reset();
     st_->ex = asio::any_io_executor();
     co_return;
@@ -363,6 +398,11 @@ otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
     s.exported_spans = st_->exported.load();
     s.rejected_spans = st_->rejected.load();
     s.failed_batches = st_->failed.load();
+    s.failed_spans = st_->failed_spans.load();
+    s.permanent_failed_spans = st_->permanent_spans.load();
+    s.expired_spans = st_->expired_spans.load();
+    s.cancelled_spans = st_->cancelled_spans.load();
+    s.last_status = st_->last_status.load();
     s.connections = st_->connections.load();
     return s;
 }
