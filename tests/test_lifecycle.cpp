@@ -119,6 +119,7 @@ BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
     auto slow = std::make_shared<slow_exporter>();
     asio::io_context ioc;
     trace_config cfg;
+    cfg.overflow = overflow_policy::drop_newest;
     cfg.exporters = {slow};
     cfg.max_queue_spans = 256;
     cfg.batch_size = 64;
@@ -133,6 +134,27 @@ BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
     BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
     BOOST_TEST(slow->spans == st.spans_exported);
     BOOST_TEST(st.traces_queue_dropped * 4 == st.spans_queue_dropped);
+}
+
+BOOST_AUTO_TEST_CASE(drop_oldest_gives_old_batches_up_and_keeps_the_newest) {
+    auto slow = std::make_shared<slow_exporter>();
+    asio::io_context ioc;
+    trace_config cfg;   // overflow = drop_oldest (the default)
+    cfg.exporters = {slow};
+    cfg.max_queue_spans = 256;
+    cfg.batch_size = 64;
+    cfg.flush_interval = std::chrono::milliseconds(10);
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    asio::co_spawn(make_executor(ioc, rt.get()), produce(2000), asio::detached);
+    ioc.run();
+    rt->shutdown();
+    const auto st = rt->stats();
+    BOOST_TEST(st.spans_queue_dropped > 0u);
+    BOOST_TEST(st.batches_queue_dropped > 0u);
+    BOOST_TEST(st.spans_queue_dropped % 4 == 0u);   // whole traces
+    BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
+    BOOST_TEST(slow->spans == st.spans_exported);
+    BOOST_TEST(st.queue_spans == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(the_runtime_creates_no_thread) {

@@ -394,8 +394,9 @@ BOOST_AUTO_TEST_CASE(tls_rejects_an_untrusted_certificate) {
 
 BOOST_AUTO_TEST_CASE(slow_receiver_back_pressure_is_counted_and_producers_run_on) {
     // The receiver reads requests but answers none until released: the exporter stalls on its
-    // first batch, the queue (64 spans) fills, and further traces are dropped and counted. The
-    // producer never waits for the exporter: all its runs complete while the receiver is held.
+    // first batch, the queue (64 spans) fills, and the oldest batches (the stalled one too) are
+    // given up and counted. The producer never waits for the exporter: all its runs complete
+    // while the receiver is held.
     http_env env({}, 16, true, false, /*max_queue_spans=*/64);
     env.rx->hold();
     const int runs = 500;
@@ -405,13 +406,13 @@ BOOST_AUTO_TEST_CASE(slow_receiver_back_pressure_is_counted_and_producers_run_on
     BOOST_TEST(env.rx->requests.size() <= 1u);   // nothing answered yet
     const auto held = env.rt->stats();
     BOOST_TEST(held.traces_completed == static_cast<std::uint64_t>(runs));
-    BOOST_TEST(held.traces_queue_dropped > 0u);
+    BOOST_TEST(held.spans_queue_dropped > 0u);
     BOOST_TEST(held.spans_exported == 0u);
     env.rx->release();
     env.rt->shutdown();
     const auto s = env.rt->stats();
     BOOST_TEST(s.spans_exported + s.spans_queue_dropped == 2u * runs);   // every span accounted for
-    BOOST_TEST(s.spans_exported >= 64u);
+    BOOST_TEST(s.spans_exported >= 32u);   // the newest traces
     BOOST_TEST(s.spans_exported == env.exp->get_stats().exported_spans);
     env.rx->stop();
     env.ioc.run();
