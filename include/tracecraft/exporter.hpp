@@ -7,6 +7,7 @@
 // exporters that wrap other exporters.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,6 +34,9 @@ struct export_result {
     bool cancelled = false;
     std::uint64_t rejected_spans = 0; ///< spans the backend refused (OTLP partial success)
     std::uint32_t attempts = 1;       ///< tries made (retries = attempts - 1)
+    /// Accepted into durable storage (a disk spool) and delivered later: the outcome is
+    /// reported through exporter_environment::deferred, not by this result.
+    bool deferred = false;
     std::string error;
 
     static export_result ok() { return {}; }
@@ -45,10 +49,25 @@ struct export_result {
     }
 };
 
+/// Where an exporter that delivers after export_batch returned (from a disk spool) counts what
+/// became of those spans; the runtime adds these to its runtime_stats. Any thread.
+struct deferred_delivery {
+    std::atomic<std::uint64_t> exported{0};          ///< delivered (rejected ones excluded)
+    std::atomic<std::uint64_t> rejected{0};          ///< partial success
+    std::atomic<std::uint64_t> failed_permanent{0};  ///< refused by the receiver
+    std::atomic<std::uint64_t> retry_expired{0};     ///< retries gave up
+    std::atomic<std::uint64_t> dropped{0};           ///< spool byte limit, corrupt records
+    std::atomic<std::uint64_t> retries{0};
+    std::atomic<std::uint64_t> pending{0};           ///< gauge: spans waiting in the spool
+    std::atomic<std::uint64_t> replayed{0};          ///< spans found in the spool at start
+};
+
 /// What an exporter is given when the runtime starts it.
 struct exporter_environment {
     boost::asio::any_io_executor executor;   ///< the pipeline strand (tracing suppressed)
     std::string service_name;
+    /// The runtime's counters for deferred deliveries (never null when started by a runtime).
+    std::shared_ptr<deferred_delivery> deferred;
 };
 
 class exporter {

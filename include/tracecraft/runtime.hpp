@@ -49,8 +49,9 @@ struct runtime_stats {
     std::uint64_t spans_depth_dropped = 0;    ///< deeper than max_step_depth
     /// Delivered: acknowledged by every exporter, minus the spans the receiver rejected.
     /// With one exporter every kept or refused span ends in exactly one of spans_exported,
-    /// spans_rejected, spans_export_failed, spans_queue_dropped, spans_shutdown_dropped, or is
-    /// still in queue_spans: nothing is lost without a count.
+    /// spans_rejected, spans_export_failed, spans_queue_dropped, spans_shutdown_dropped,
+    /// spans_spool_dropped, or is still in queue_spans or spans_spooled: nothing is lost
+    /// without a count.
     std::uint64_t spans_exported = 0;
     std::uint64_t spans_rejected = 0;         ///< accepted but rejected by the receiver (OTLP partial success)
     /// Some exporter failed the batch: refused permanently (spans_failed_permanent) or its
@@ -60,6 +61,12 @@ struct runtime_stats {
     std::uint64_t spans_retry_expired = 0;    ///< retryable failures past retry_policy::max_elapsed
     std::uint64_t spans_shutdown_dropped = 0; ///< undelivered when trace_config::shutdown_timeout passed
     std::uint64_t export_retries = 0;         ///< attempts after a retryable failure (all exporters)
+    // With a disk spool (otlp_http_options::spool_dir) a batch is counted when the spool
+    // delivers it; until then it is in spans_spooled. The counts above include spans replayed
+    // from a previous process's spool (spans_spool_replayed).
+    std::uint64_t spans_spooled = 0;          ///< waiting in a disk spool (gauge)
+    std::uint64_t spans_spool_dropped = 0;    ///< dropped from a spool: byte limit, corrupt records
+    std::uint64_t spans_spool_replayed = 0;   ///< found in a spool at start, left by a previous process
     std::uint64_t batches_exported = 0;
     std::uint64_t spans_redacted = 0;         ///< spans in which at least one value changed
     std::uint64_t redaction_failures = 0;     ///< spans fully masked because scanning failed

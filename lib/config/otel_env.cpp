@@ -115,6 +115,19 @@ otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
     if (const std::string r = get("OTEL_RESOURCE_ATTRIBUTES"); !r.empty())
         for (auto& [k, v] : detail::parse_kv_list(r, "OTEL_RESOURCE_ATTRIBUTES")) o.resource_attributes.emplace_back(k, v);
     if (const std::string s = get("OTEL_SERVICE_NAME"); !s.empty()) o.resource_attributes.emplace_back("service.name", s);
+    if (const std::string d = get("TRACECRAFT_SPOOL_DIR"); !d.empty()) o.spool_dir = d;
+    if (const std::string m = get("TRACECRAFT_SPOOL_MAX_BYTES"); !m.empty()) {
+        std::uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(m.data(), m.data() + m.size(), n);
+        if (ec != std::errc() || end != m.data() + m.size() || n < 4096)
+            throw config_error("TRACECRAFT_SPOOL_MAX_BYTES", "expected a byte count >= 4096, got " + config_error::quote(m));
+        o.spool_max_bytes = n;
+    }
+    if (const std::string f = get("TRACECRAFT_SPOOL_FSYNC"); !f.empty()) {
+        if (f == "true" || f == "1") o.spool_fsync = true;
+        else if (f == "false" || f == "0") o.spool_fsync = false;
+        else throw config_error("TRACECRAFT_SPOOL_FSYNC", "expected true or false, got " + config_error::quote(f));
+    }
     return o;
 }
 

@@ -31,6 +31,7 @@ struct inflight_batch {
     std::uint64_t seq = 0;            ///< age: smaller is older
     std::size_t remaining = 0;        ///< exporters not done with it
     std::uint64_t rejected = 0;       ///< most spans any exporter's receiver rejected
+    bool deferred = false;            ///< an exporter spooled it: its outcome is counted later
     bool failed = false, permanent = false, expired = false;
     bool dropped_for_room = false, dropped_at_shutdown = false;
     bool cancel_counted = false;      ///< in runtime_core::spans_being_cancelled
@@ -98,6 +99,8 @@ void runtime_core::finish_batch(inflight_batch& b) {
     } else if (b.failed) {
         stats.spans_export_failed.fetch_add(n, std::memory_order_relaxed);
         (b.permanent ? stats.spans_failed_permanent : stats.spans_retry_expired).fetch_add(n, std::memory_order_relaxed);
+    } else if (b.deferred) {
+        // counted through runtime_core::deferred when the spool delivers (or gives up)
     } else {
         const std::uint64_t rejected = std::min<std::uint64_t>(b.rejected, n);
         stats.spans_exported.fetch_add(n - rejected, std::memory_order_relaxed);
@@ -130,6 +133,7 @@ asio::awaitable<void> delivery_loop(core_ref c, std::size_t i) {
         c->stats.export_retries.fetch_add(r.attempts > 0 ? r.attempts - 1 : 0, std::memory_order_relaxed);
         if (r.success) {
             b->rejected = std::max(b->rejected, r.rejected_spans);
+            b->deferred |= r.deferred;
         } else if (r.cancelled) {
             (c->abandoning ? b->dropped_at_shutdown : b->dropped_for_room) = true;
         } else {
@@ -335,6 +339,7 @@ asio::awaitable<void> start_exporters(core_ref c) {
     exporter_environment env;
     env.executor = c->strand;
     env.service_name = c->cfg.service_name;
+    env.deferred = c->deferred;
     for (auto& d : c->deliveries) d.exp->start(env);
     co_return;
 }

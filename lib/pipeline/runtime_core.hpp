@@ -114,6 +114,7 @@ struct runtime_core {
         bool cancelling = false;
         bool busy = false;
     };
+    std::shared_ptr<deferred_delivery> deferred = std::make_shared<deferred_delivery>();
     std::uint64_t next_batch_seq = 0;
     std::size_t spans_being_cancelled = 0;   ///< in-flight batches asked to give up for room
     bool abandoning = false;                 ///< the shutdown deadline passed

@@ -48,6 +48,17 @@ struct otlp_http_options {
     bool gzip = false;
     /// Retries of retryable failures (see retry_policy.hpp for the defaults).
     retry_policy retry;
+    /// A disk spool (empty: none). When a batch's first attempt fails with a retryable error,
+    /// it is appended to checksummed segment files here, and so is every later batch while the
+    /// spool holds any: export_batch returns at once (the pipeline's memory is not held through
+    /// an outage) and a sender coroutine delivers the spool in order with `retry`. A spool that a
+    /// crashed or killed process left is sent first when an exporter starts on it. A healthy
+    /// exporter writes nothing. One process per directory (locked). See docs/export.md.
+    std::string spool_dir;
+    /// The spool's size limit; beyond it, its oldest records are dropped, counted. Default 256 MiB.
+    std::uint64_t spool_max_bytes = 256ull << 20;
+    /// fsync every record and ack: survives a power cut, not only a killed process (slower).
+    bool spool_fsync = false;
     otlp::dialect conventions = otlp::dialect::both;
     otlp_tls_options tls;
     /// Resource attributes besides service.name (taken from the runtime) and telemetry.sdk.*.
@@ -58,7 +69,8 @@ struct otlp_http_options {
     /// "/v1/traces" appended; *_HEADERS (k=v,k2=v2, percent-decoded), *_PROTOCOL
     /// (http/protobuf | http/json), *_COMPRESSION (gzip | none), *_TIMEOUT (ms);
     /// *_CERTIFICATE, *_CLIENT_CERTIFICATE, *_CLIENT_KEY (TLS files); OTEL_SERVICE_NAME and
-    /// OTEL_RESOURCE_ATTRIBUTES. Signal-specific variables win over generic ones.
+    /// OTEL_RESOURCE_ATTRIBUTES. Signal-specific variables win over generic ones. Also
+    /// TRACECRAFT_SPOOL_DIR, TRACECRAFT_SPOOL_MAX_BYTES and TRACECRAFT_SPOOL_FSYNC (true/false).
     static otlp_http_options from_env(const env_lookup& lookup = {});
 };
 
@@ -74,6 +86,11 @@ struct otlp_http_stats {
     std::uint64_t cancelled_spans = 0;  ///< given up when the caller cancelled (queue room, shutdown)
     std::uint64_t connections = 0;
     std::uint16_t last_status = 0;      ///< last HTTP status received (0: none yet)
+    std::uint64_t spooled_spans = 0;    ///< gauge: waiting in the spool
+    std::uint64_t spool_bytes = 0;      ///< gauge
+    std::uint64_t spool_dropped_spans = 0;   ///< byte limit and corrupt records
+    std::uint64_t spool_corrupt_records = 0;
+    std::uint64_t spool_replayed_spans = 0;  ///< found at start, left by a previous process
 };
 
 namespace detail {
@@ -88,6 +105,10 @@ public:
     [[nodiscard]] std::string_view name() const noexcept override { return "otlp_http"; }
     void start(const exporter_environment& env) override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
+    /// Without a spool: at once. With one: when the spool is empty, or once its sender has
+    /// failed after the call (the receiver is down: the data stays on disk).
+    boost::asio::awaitable<void> force_flush() override;
+    /// force_flush, then the spool's sender stops (what it holds stays for the next start).
     boost::asio::awaitable<void> shutdown() override;
 
     [[nodiscard]] otlp_http_stats get_stats() const noexcept;

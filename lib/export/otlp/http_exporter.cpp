@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -21,6 +25,7 @@
 
 #include "export/delivery/failure_log.hpp"
 #include "export/delivery/retry.hpp"
+#include "export/delivery/spool.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/log.hpp"
 #include "export/otlp/protobuf_encoder.hpp"
@@ -67,6 +72,17 @@ struct otlp_http_state {
         permanent_spans{0}, expired_spans{0}, cancelled_spans{0}, connections{0};
     std::atomic<std::uint16_t> last_status{0};
     std::unique_ptr<failure_log> failures;   ///< names the endpoint
+
+    // --- the disk spool (spool_dir), strand only ---
+    std::unique_ptr<spool> sp;
+    std::shared_ptr<deferred_delivery> deferred;
+    std::unique_ptr<asio::steady_timer> wake;        ///< the sender waits on it while the spool is empty
+    asio::cancellation_signal sender_cancel;
+    bool sender_running = false;
+    bool stopping = false;
+    std::uint64_t sender_failures = 0;               ///< attempts of the sender that failed
+    std::uint64_t corrupt_seen = 0, dropped_seen = 0;
+    std::atomic<std::uint64_t> spool_spans{0}, spool_bytes{0}, spool_dropped{0}, spool_corrupt{0}, spool_replayed{0};
 };
 
 namespace {
@@ -200,23 +216,23 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options) : st_(std::mak
     if (options.timeout.count() <= 0) throw config_error("otlp_http.timeout", "must be > 0 ms");
     if (st_->use_tls) st_->ssl_ctx = detail::make_tls_context(options.tls);
     st_->failures = std::make_unique<detail::failure_log>("otlp_http exporter to " + options.endpoint);
+    if (!options.spool_dir.empty()) {
+        if (options.spool_max_bytes < 4096) throw config_error("otlp_http.spool_max_bytes", "must be >= 4096");
+        detail::spool_options so;
+        so.dir = options.spool_dir;
+        so.max_bytes = options.spool_max_bytes;
+        so.segment_bytes = std::min<std::uint64_t>(4ull << 20, std::max<std::uint64_t>(options.spool_max_bytes / 8, 4096));
+        so.fsync = options.spool_fsync;
+        try {
+            st_->sp = std::make_unique<detail::spool>(so);
+        } catch (const std::exception& e) {
+            throw config_error("otlp_http.spool_dir", e.what());
+        }
+    }
     st_->opt = std::move(options);
 }
 otlp_http_exporter::~otlp_http_exporter() = default;
 
-void otlp_http_exporter::start(const exporter_environment& env) {
-    st_->ex = env.executor;
-    auto& attrs = st_->resource.attributes;
-    attrs.clear();
-    bool has_service = false;
-    for (const auto& kv : st_->opt.resource_attributes) has_service |= kv.first == "service.name";
-    if (!has_service) attrs.emplace_back("service.name", env.service_name);
-    for (const auto& kv : st_->opt.resource_attributes) attrs.push_back(kv);
-    attrs.emplace_back("telemetry.sdk.name", std::string("tracecraft"));
-    attrs.emplace_back("telemetry.sdk.language", std::string("cpp"));
-    attrs.emplace_back("telemetry.sdk.version", std::string("0.1.0"));
-    st_->resource.conventions = st_->opt.conventions;
-}
 
 namespace {
 
@@ -256,15 +272,14 @@ asio::awaitable<void> connect(detail::otlp_http_state& s) {
 
 /// One POST; returns the HTTP status and the Retry-After wait (negative: none). Throws on I/O errors.
 asio::awaitable<std::pair<unsigned, std::chrono::milliseconds>> post_once(std::shared_ptr<detail::otlp_http_state> st, std::string_view body,
-                                                     std::string* response) {
+                                                     bool json, bool gzip, std::string* response) {
     auto& s = *st;
     if (!s.connected()) co_await connect(s);
     http::request<http::span_body<char>> req{http::verb::post, s.target, 11};   // the body is not copied
     req.set(http::field::host, s.host);
     req.set(http::field::user_agent, "tracecraft-cpp/0.1.0");
-    req.set(http::field::content_type,
-            s.opt.protocol == otlp_protocol::http_json ? "application/json" : "application/x-protobuf");
-    if (s.opt.gzip) req.set(http::field::content_encoding, "gzip");
+    req.set(http::field::content_type, json ? "application/json" : "application/x-protobuf");
+    if (gzip) req.set(http::field::content_encoding, "gzip");
     for (const auto& [k, v] : s.opt.headers) req.set(k, v);
     req.keep_alive(true);
     req.body() = boost::span<char>(const_cast<char*>(body.data()), body.size());   // only read
@@ -291,17 +306,16 @@ namespace detail {
 
 /// One attempt: a POST, its status classified (2xx: partial success read; 429/502/503/504:
 /// retryable; other statuses: permanent).
-asio::awaitable<attempt_result> attempt_post(std::shared_ptr<otlp_http_state> st, std::string_view body) {
+asio::awaitable<attempt_result> attempt_post(std::shared_ptr<otlp_http_state> st, std::string_view body, bool json, bool gzip) {
     attempt_result a;
     std::string response;
     try {
-        auto op = post_once(st, body, &response);   // named local: GCC 12 co_await rule
+        auto op = post_once(st, body, json, gzip, &response);   // named local: GCC 12 co_await rule
         const auto [status, retry_after] = co_await std::move(op);
         a.retry_after = retry_after;
         if (status >= 200 && status < 300) {
             a.result = export_result::ok();
-            a.result.rejected_spans = st->opt.protocol == otlp_protocol::http_json ? rejected_from_json(response)
-                                                                                   : rejected_from_protobuf(response);
+            a.result.rejected_spans = json ? rejected_from_json(response) : rejected_from_protobuf(response);
             if (a.result.rejected_spans) a.result.error = "HTTP " + std::to_string(status) + " with partial success";
             co_return a;
         }
@@ -330,13 +344,164 @@ struct otlp_retry_observer final : retry_observer {
 
 } // namespace detail
 
+namespace detail {
+namespace {
+
+constexpr std::uint8_t kind_json = 1, kind_gzip = 2;
+
+/// Counts one batch's outcome (and, for a batch delivered from the spool, reports it to the
+/// runtime through the deferred counters).
+void count_outcome(otlp_http_state& st, std::uint64_t spans, const export_result& r, bool from_spool) {
+    deferred_delivery* d = from_spool ? st.deferred.get() : nullptr;
+    if (r.success) {
+        const std::uint64_t rejected = std::min<std::uint64_t>(r.rejected_spans, spans);
+        st.rejected.fetch_add(rejected, std::memory_order_relaxed);
+        st.exported.fetch_add(spans - rejected, std::memory_order_relaxed);
+        if (d) {
+            d->rejected.fetch_add(rejected, std::memory_order_relaxed);
+            d->exported.fetch_add(spans - rejected, std::memory_order_relaxed);
+        }
+        if (rejected) st.failures->record(failure_log::rejected, rejected, r.error);
+        return;
+    }
+    st.failed.fetch_add(1, std::memory_order_relaxed);
+    st.failed_spans.fetch_add(spans, std::memory_order_relaxed);
+    if (r.cancelled) {
+        st.cancelled_spans.fetch_add(spans, std::memory_order_relaxed);
+        st.failures->record(failure_log::dropped, spans, r.error);
+    } else if (r.retryable) {
+        st.expired_spans.fetch_add(spans, std::memory_order_relaxed);
+        if (d) d->retry_expired.fetch_add(spans, std::memory_order_relaxed);
+        st.failures->record(failure_log::given_up, spans, r.error);
+    } else {
+        st.permanent_spans.fetch_add(spans, std::memory_order_relaxed);
+        if (d) d->failed_permanent.fetch_add(spans, std::memory_order_relaxed);
+        st.failures->record(failure_log::permanent, spans, r.error);
+    }
+}
+
+/// Brings the spool's gauges and loss counters up to date (after every spool call).
+void refresh_spool_counts(otlp_http_state& st) {
+    const spool& sp = *st.sp;
+    const std::uint64_t before = st.spool_spans.exchange(sp.spans(), std::memory_order_relaxed);
+    st.deferred->pending.fetch_add(sp.spans() - before, std::memory_order_relaxed);   // wraps as a signed delta
+    st.spool_bytes.store(sp.bytes(), std::memory_order_relaxed);
+    const std::uint64_t corrupt = sp.corrupt_spans(), dropped = sp.dropped_spans();
+    if (corrupt != st.corrupt_seen) {
+        st.failures->record(failure_log::spool_corrupt, corrupt - st.corrupt_seen, "record checksum or length wrong");
+        st.deferred->dropped.fetch_add(corrupt - st.corrupt_seen, std::memory_order_relaxed);
+        st.spool_dropped.fetch_add(corrupt - st.corrupt_seen, std::memory_order_relaxed);
+        st.corrupt_seen = corrupt;
+    }
+    st.spool_corrupt.store(sp.corrupt_records(), std::memory_order_relaxed);
+    if (dropped != st.dropped_seen) {
+        st.failures->record(failure_log::spool_dropped, dropped - st.dropped_seen,
+                            "spool_max_bytes " + std::to_string(st.opt.spool_max_bytes) + " reached");
+        st.deferred->dropped.fetch_add(dropped - st.dropped_seen, std::memory_order_relaxed);
+        st.spool_dropped.fetch_add(dropped - st.dropped_seen, std::memory_order_relaxed);
+        st.dropped_seen = dropped;
+    }
+}
+
+/// Appends a batch to the spool and wakes the sender; false if the spool could not take it.
+bool spool_batch(otlp_http_state& st, std::uint64_t spans, std::uint8_t kind, std::string_view body) {
+    try {
+        st.sp->append(static_cast<std::uint32_t>(spans), kind, body);
+    } catch (const std::exception& e) {
+        st.failures->record(failure_log::retrying, spans, std::string(e.what()) + "; retried from memory instead");
+        return false;
+    }
+    refresh_spool_counts(st);
+    if (st.wake) st.wake->cancel();
+    return true;
+}
+
+struct spool_observer final : retry_observer {
+    spool_observer(otlp_http_state& s, std::uint64_t n) : st(s), spans(n) {}
+    void on_retry(const export_result& failed, std::chrono::milliseconds wait) override {
+        ++st.sender_failures;
+        st.retries.fetch_add(1, std::memory_order_relaxed);
+        st.deferred->retries.fetch_add(1, std::memory_order_relaxed);
+        st.failures->record(failure_log::retrying, spans,
+                            failed.error + " (from the spool), next try in " + std::to_string(wait.count()) + " ms");
+    }
+    otlp_http_state& st;
+    std::uint64_t spans;
+};
+
+asio::awaitable<attempt_result> attempt_record(std::shared_ptr<otlp_http_state> st, std::shared_ptr<const spool_record> rec) {
+    auto op = attempt_post(st, rec->payload, (rec->kind & kind_json) != 0, (rec->kind & kind_gzip) != 0);
+    co_return co_await std::move(op);
+}
+
+/// Delivers the spool in order, one record at a time, with the retry policy; waits on `wake`
+/// while it is empty. Stops when cancelled (shutdown): the record being sent stays.
+asio::awaitable<void> spool_sender(std::shared_ptr<otlp_http_state> st) {
+    st->sender_running = true;
+    try {
+        while (!st->stopping && st->ex) {
+            std::optional<spool_record> rec = st->sp->front();
+            refresh_spool_counts(*st);
+            if (!rec) {
+                st->wake->expires_at(asio::steady_timer::time_point::max());
+                boost::system::error_code ec;
+                co_await st->wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) break;
+                continue;
+            }
+            auto shared = std::make_shared<const spool_record>(std::move(*rec));
+            spool_observer observer(*st, shared->spans);
+            attempt_fn attempt = [st, shared]() { return attempt_record(st, shared); };
+            export_result r = co_await run_with_retries(st->opt.retry, st->ex, attempt, &observer);
+            if (r.cancelled || (!r.success && st->stopping)) break;   // stays in the spool
+            if (!r.success) ++st->sender_failures;
+            count_outcome(*st, shared->spans, r, true);
+            st->sp->pop_front();
+            refresh_spool_counts(*st);
+        }
+    } catch (const std::exception& e) {
+        logger()->error("otlp_http: the spool sender stopped: {}; the spool is kept for the next start", e.what());
+    }
+    st->sender_running = false;
+}
+
+} // namespace
+} // namespace detail
+
+void otlp_http_exporter::start(const exporter_environment& env) {
+    auto& st = *st_;
+    st.ex = env.executor;
+    auto& attrs = st.resource.attributes;
+    attrs.clear();
+    bool has_service = false;
+    for (const auto& kv : st.opt.resource_attributes) has_service |= kv.first == "service.name";
+    if (!has_service) attrs.emplace_back("service.name", env.service_name);
+    for (const auto& kv : st.opt.resource_attributes) attrs.push_back(kv);
+    attrs.emplace_back("telemetry.sdk.name", std::string("tracecraft"));
+    attrs.emplace_back("telemetry.sdk.language", std::string("cpp"));
+    attrs.emplace_back("telemetry.sdk.version", std::string("0.1.0"));
+    st.resource.conventions = st.opt.conventions;
+    if (!st.sp) return;
+    st.deferred = env.deferred ? env.deferred : std::make_shared<deferred_delivery>();
+    st.wake = std::make_unique<asio::steady_timer>(st.ex, asio::steady_timer::time_point::max());
+    if (st.sp->recovered_records()) {
+        logger()->info("otlp_http: spool {} holds {} batches ({} spans) left by a previous process; sending them first",
+                       st.opt.spool_dir, st.sp->recovered_records(), st.sp->recovered_spans());
+        st.deferred->replayed.fetch_add(st.sp->recovered_spans(), std::memory_order_relaxed);
+        st.spool_replayed.store(st.sp->recovered_spans(), std::memory_order_relaxed);
+    }
+    detail::refresh_spool_counts(st);
+    asio::co_spawn(st.ex, detail::spool_sender(st_), asio::bind_cancellation_slot(st.sender_cancel.slot(), asio::detached));
+}
+
 asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
     auto st = st_;
     if (!st->ex) co_return export_result::failure("otlp_http: not started (or shut down)");
     // Encoded into a buffer kept across batches (one delivery coroutine per exporter).
     std::string& buf = st->buffer;
     std::string_view body;
-    if (st->opt.protocol == otlp_protocol::http_json) {
+    const bool json = st->opt.protocol == otlp_protocol::http_json;
+    if (json) {
         buf.clear();
         otlp::encode_request_json(batch, st->resource, buf);
         body = buf;
@@ -358,37 +523,73 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
         body = compressed;
     }
     const std::uint64_t spans = batch.span_count();
+    if (st->sp && !st->stopping) {
+        // With a spool: one direct attempt while the spool is empty (a healthy exporter writes
+        // nothing); on a retryable failure, or while earlier batches wait there, the batch goes
+        // to the spool (in order) and the sender delivers it.
+        const std::uint8_t kind = (json ? detail::kind_json : 0) | (st->opt.gzip ? detail::kind_gzip : 0);
+        if (st->sp->empty()) {
+            auto op = detail::attempt_post(st, body, json, st->opt.gzip);
+            detail::attempt_result a = co_await std::move(op);
+            if (a.result.success || !a.result.retryable) {
+                detail::count_outcome(*st, spans, a.result, false);
+                if (!a.result.success) a.result.error = "otlp_http: " + a.result.error;
+                co_return a.result;
+            }
+            ++st->sender_failures;
+            st->retries.fetch_add(1, std::memory_order_relaxed);
+            st->failures->record(detail::failure_log::retrying, spans, a.result.error + "; the batch goes to the spool");
+        }
+        if (detail::spool_batch(*st, spans, kind, body)) {
+            export_result r = export_result::ok();
+            r.deferred = true;
+            co_return r;
+        }
+    }
     detail::otlp_retry_observer observer(*st, spans);
-    detail::attempt_fn attempt = [st, body]() { return detail::attempt_post(st, body); };
+    detail::attempt_fn attempt = [st, body, json]() { return detail::attempt_post(st, body, json, st->opt.gzip); };
     export_result r = co_await detail::run_with_retries(st->opt.retry, st->ex, attempt, &observer);
-    if (r.success) {
-        const std::uint64_t rejected = std::min<std::uint64_t>(r.rejected_spans, spans);
-        st->rejected.fetch_add(rejected, std::memory_order_relaxed);
-        st->exported.fetch_add(spans - rejected, std::memory_order_relaxed);
-        if (rejected) st->failures->record(detail::failure_log::rejected, rejected, r.error);
-        co_return r;
-    }
-    st->failed.fetch_add(1, std::memory_order_relaxed);
-    st->failed_spans.fetch_add(spans, std::memory_order_relaxed);
-    if (r.cancelled) {
-        st->cancelled_spans.fetch_add(spans, std::memory_order_relaxed);
-        st->failures->record(detail::failure_log::dropped, spans, r.error);
-    } else if (r.retryable) {
-        st->expired_spans.fetch_add(spans, std::memory_order_relaxed);
-        st->failures->record(detail::failure_log::given_up, spans, r.error);
-    } else {
-        st->permanent_spans.fetch_add(spans, std::memory_order_relaxed);
-        st->failures->record(detail::failure_log::permanent, spans, r.error);
-    }
-    r.error = "otlp_http: " + r.error;
+    detail::count_outcome(*st, spans, r, false);
+    if (!r.success) r.error = "otlp_http: " + r.error;
     co_return r;
 }
 
+asio::awaitable<void> otlp_http_exporter::force_flush() {
+    auto st = st_;
+    if (!st->sp || !st->ex) co_return;
+    const std::uint64_t failures_at_call = st->sender_failures;
+    asio::steady_timer t(st->ex);
+    while (st->ex && st->sender_running && !st->sp->empty() && st->sender_failures == failures_at_call) {
+        t.expires_after(std::chrono::milliseconds(5));
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
 asio::awaitable<void> otlp_http_exporter::shutdown() {
-    st_->failures->flush();
-    st_->reset();
-    st_->ex = asio::any_io_executor();
-    co_return;
+    auto st = st_;
+    if (st->sp && st->ex) {
+        co_await force_flush();
+        st->stopping = true;
+        st->sender_cancel.emit(asio::cancellation_type::terminal);
+        if (st->wake) st->wake->cancel();
+        asio::steady_timer t(st->ex);
+        while (st->sender_running) {
+            t.expires_after(std::chrono::milliseconds(1));
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        st->sp->trim();
+        detail::refresh_spool_counts(*st);
+        if (!st->sp->empty())
+            logger()->warn("otlp_http: {} spans ({} batches) stay in the spool {}; they are sent when an exporter next "
+                           "starts on it",
+                           st->sp->spans(), st->sp->records(), st->opt.spool_dir);
+        st->wake.reset();
+    }
+    st->failures->flush();
+    st->reset();
+    st->ex = asio::any_io_executor();
 }
 
 otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
@@ -403,6 +604,11 @@ otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
     s.expired_spans = st_->expired_spans.load();
     s.cancelled_spans = st_->cancelled_spans.load();
     s.last_status = st_->last_status.load();
+    s.spooled_spans = st_->spool_spans.load();
+    s.spool_bytes = st_->spool_bytes.load();
+    s.spool_dropped_spans = st_->spool_dropped.load();
+    s.spool_corrupt_records = st_->spool_corrupt.load();
+    s.spool_replayed_spans = st_->spool_replayed.load();
     s.connections = st_->connections.load();
     return s;
 }
