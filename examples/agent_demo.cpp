@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "example_cli.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/tracecraft.hpp"
 
@@ -93,18 +94,22 @@ asio::awaitable<void> main_coro(std::shared_ptr<tracecraft::runtime> rt) {
 
 } // namespace
 
-int main() {
-    asio::io_context ioc;
-    tracecraft::trace_config cfg;
-    cfg.service_name = "agent-demo";
-    cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>());
-    auto rt = tracecraft::init(ioc, cfg);
+int main(int argc, char** argv) {
+    return examples::run(
+        argc, argv, "agent_demo: three agent runs (parallel retrieval, tools, LLM calls, one failing tool), traced",
+        nullptr, [](examples::cli& cli) {
+            asio::io_context ioc;
+            tracecraft::trace_config cfg;
+            cfg.service_name = "agent-demo";
+            cli.add_exporters(cfg);
+            auto rt = tracecraft::init(ioc, cfg);
 
-    asio::co_spawn(ioc, main_coro(rt), asio::detached);
-    ioc.run();
+            asio::co_spawn(ioc, main_coro(rt), asio::detached);
+            ioc.run();
 
-    const auto st = rt->stats();
-    std::cout << "\ntraces kept: " << st.traces_kept << ", spans exported: " << st.spans_exported
-              << ", dropped: " << st.spans_queue_dropped << "\n";
-    return st.spans_exported == 0 ? 1 : 0;
+            std::cout << "\n";
+            examples::print_summary(std::cout, *rt);
+            const auto st = rt->stats();
+            return st.spans_exported + st.spans_spooled == 0 ? 1 : 0;
+        });
 }

@@ -5,6 +5,7 @@
 
 #include <boost/asio.hpp>
 
+#include "example_cli.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/tracecraft.hpp"
 
@@ -65,7 +66,7 @@ struct drop_health_checks final : tracecraft::trace_processor {
 
 } // namespace
 
-int main() {
+int demo(examples::cli& cli) {
     boost::asio::io_context ioc;
     tracecraft::trace_config cfg;   // processors: enrichment, tail sampling, redaction
     cfg.processors.insert(cfg.processors.begin(), std::make_shared<drop_health_checks>());
@@ -73,7 +74,8 @@ int main() {
     cfg.processors.push_back(std::make_shared<ticket_scrubber>());   // after the built-in redaction
     tracecraft::console_options verbose;
     verbose.verbose = true;
-    cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>(verbose));
+    if (!cli.vars.count("no-console")) cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>(verbose));
+    cli.add_exporters(cfg, /*console_default=*/false);
     auto rt = tracecraft::init(ioc, cfg);
     for (int i = 0; i < 3; ++i) tracecraft::run_scope health("healthz");
     {
@@ -86,4 +88,11 @@ int main() {
     const auto st = rt->stats();
     std::cout << "kept " << st.traces_kept << " trace(s); dropped by a processor: " << st.traces_processor_dropped
               << "; processor failures: " << st.traces_processor_failed << "\n";
+    examples::print_summary(std::cout, *rt);
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    return examples::run(argc, argv, "custom_processors: your own processors beside the built-in ones (drop, enrich, scrub)",
+                         nullptr, demo);
 }

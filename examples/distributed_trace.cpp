@@ -4,14 +4,16 @@
 
 #include <boost/asio.hpp>
 
+#include "example_cli.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/tracecraft.hpp"
 
-int main(int argc, char** argv) {
-    const std::string incoming = argc > 1 ? argv[1] : "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+namespace {
+int propagate(examples::cli& cli) {
+    const std::string incoming = cli.vars["traceparent"].as<std::string>();
     boost::asio::io_context ioc;
     tracecraft::trace_config cfg;
-    cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>());
+    cli.add_exporters(cfg);
     auto rt = tracecraft::init(ioc, cfg);
 
     std::string error;
@@ -30,4 +32,20 @@ int main(int argc, char** argv) {
                   << "outgoing tracestate:  " << tracecraft::current_tracestate() << "\n";
     }
     rt->shutdown();
+    examples::print_summary(std::cout, *rt);
+    return 0;
+}
+} // namespace
+
+int main(int argc, char** argv) {
+    return examples::run(
+        argc, argv, "distributed_trace: continue an incoming W3C traceparent and inject the current span into an outgoing call",
+        [](examples::cli& cli) {
+            cli.options.add_options()("traceparent",
+                                      examples::po::value<std::string>()->default_value(
+                                          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                                      "the incoming traceparent header (also the first positional argument)");
+            cli.positional.add("traceparent", 1);
+        },
+        propagate);
 }

@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 
+#include "example_cli.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/exporters/stages.hpp"
 #include "tracecraft/tracecraft.hpp"
@@ -24,7 +25,7 @@ asio::awaitable<void> agents(int n) {
     }
 }
 
-int main() {
+int stages(examples::cli& cli) {
     tracecraft::trace_config cfg = tracecraft::load_config();   // defaults < $TRACECRAFT_CONFIG_FILE < TRACECRAFT_*
     auto console = std::make_shared<tracecraft::console_exporter>();
     auto retry = std::make_shared<tracecraft::retrying_exporter>(console);
@@ -34,6 +35,7 @@ int main() {
     auto batcher = std::make_shared<tracecraft::async_batch_exporter>(retry, batch);
     auto limited = std::make_shared<tracecraft::rate_limited_exporter>(batcher, /*rate*/ 1000.0, /*burst*/ 50, /*blocking*/ true);
     cfg.exporters = {limited};
+    cli.add_exporters(cfg, /*console_default=*/false);   // --otlp / OTEL_EXPORTER_OTLP_ENDPOINT beside the stages
 
     asio::io_context ioc;
     auto rt = tracecraft::init(ioc, cfg);
@@ -46,4 +48,13 @@ int main() {
     std::cout << "sampling rate " << cfg.sampling.rate << ": kept " << r.traces_kept << " traces, sampled out "
               << r.traces_sampled_out << "; batcher sent " << b.batches << " batches / " << b.exported_traces
               << " traces, dropped " << b.dropped_traces << "; rate limiter dropped " << limited->dropped_count() << "\n";
+    examples::print_summary(std::cout, *rt);
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    return examples::run(argc, argv,
+                         "export_stages: the Python SDK's exporter stages (rate limit -> batch -> retry -> console) "
+                         "with TRACECRAFT_* configuration",
+                         nullptr, stages);
 }

@@ -4,10 +4,12 @@
 
 #include <boost/asio.hpp>
 
+#include "example_cli.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/tracecraft.hpp"
 
-int main() {
+namespace {
+int demo(examples::cli& cli) {
     const char* text =
         "Mail jane.doe@example.com or call (555) 123-4567; card 4111 1111 1111 1111, key sk-ant-api03-abcdefghijkl, "
         "ts 1700000000123 and sha da39a3ee5e6b4b0d3255bfef95601890afd80709 stay.";
@@ -27,7 +29,8 @@ int main() {
     tc.redaction.rules.push_back({"auth_header", "", {"inputs.authorization"}, std::nullopt});
     tracecraft::console_options verbose;
     verbose.verbose = true;
-    tc.exporters.push_back(std::make_shared<tracecraft::console_exporter>(verbose));
+    if (!cli.vars.count("no-console")) tc.exporters.push_back(std::make_shared<tracecraft::console_exporter>(verbose));
+    cli.add_exporters(tc, /*console_default=*/false);
     auto rt = tracecraft::init(ioc, tc);
     {
         tracecraft::run_scope run("hr_agent");
@@ -38,4 +41,12 @@ int main() {
     rt->shutdown();
     const auto st = rt->stats();
     std::cout << "spans redacted: " << st.spans_redacted << ", failures: " << st.redaction_failures << "\n";
+    examples::print_summary(std::cout, *rt);
+    return 0;
+}
+} // namespace
+
+int main(int argc, char** argv) {
+    return examples::run(argc, argv, "redaction_demo: the default rules, the three modes, custom rules and the pipeline redacting spans",
+                         nullptr, [](examples::cli& cli) { return demo(cli); });
 }

@@ -7,6 +7,7 @@
 //
 //   curl -s localhost:8080/v1/chat/completions -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How long does shipping take?"}]}'
 //   curl -sN localhost:8080/v1/chat/completions -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include <boost/asio.hpp>
 
 #include "client.hpp"
+#include "example_cli.hpp"
 #include "gateway.hpp"
 #include "mock_llm.hpp"
 #include "tracecraft/exporters/console.hpp"
@@ -28,50 +30,47 @@ namespace asio = boost::asio;
 
 namespace {
 
-struct cli {
+struct options {
     unsigned short port = 8080;
     int threads = 1;
     std::string upstream;   // empty: in-process mock
     int mock_delay_ms = 20;
     int demo = 0;
-    std::string otlp, jsonl;
     bool quiet = false;
     bool tracing = true;
     bool pipeline_thread = false;
 };
 
-[[noreturn]] void usage(const std::string& error) {
-    std::cerr << "llm_gateway: " << error << "\n"
-              << "usage: llm_gateway [--port N] [--threads N] [--upstream HOST:PORT] [--mock-delay-ms N]\n"
-              << "                   [--demo N] [--otlp URL] [--jsonl FILE] [--quiet] [--no-tracing] [--pipeline-thread]\n";
-    std::exit(2);
+void declare(examples::cli& cli) {
+    namespace po = examples::po;
+    cli.options.add_options()
+        ("port", po::value<unsigned short>()->default_value(8080), "listen on 127.0.0.1:PORT (0: any)")
+        ("threads", po::value<int>()->default_value(1), "threads running the io_context (1..256)")
+        ("upstream", po::value<std::string>()->value_name("HOST:PORT"), "the LLM server (default: an in-process mock)")
+        ("mock-delay-ms", po::value<int>()->default_value(20), "the in-process mock's answer delay")
+        ("demo", po::value<int>()->default_value(0)->value_name("N"), "send N requests (half streamed), print the summary, exit")
+        ("quiet", "no console exporter (same as --no-console)")
+        ("no-tracing", "run without a tracing runtime")
+        ("pipeline-thread", "run the tracing pipeline on an io_context of its own, on a thread of this program");
 }
 
-int number(const char* flag, const char* v) {
-    char* end = nullptr;
-    const long n = v ? std::strtol(v, &end, 10) : -1;
-    if (!v || *end != '\0' || n < 0 || n > 65535) usage(std::string(flag) + " needs a number 0..65535");
-    return static_cast<int>(n);
-}
-
-cli parse(int argc, char** argv) {
-    cli c;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (a == "--port") c.port = static_cast<unsigned short>(number("--port", v)), ++i;
-        else if (a == "--threads") c.threads = std::max(1, number("--threads", v)), ++i;
-        else if (a == "--upstream" && v) c.upstream = v, ++i;
-        else if (a == "--mock-delay-ms") c.mock_delay_ms = number("--mock-delay-ms", v), ++i;
-        else if (a == "--demo") c.demo = number("--demo", v), ++i;
-        else if (a == "--otlp" && v) c.otlp = v, ++i;
-        else if (a == "--jsonl" && v) c.jsonl = v, ++i;
-        else if (a == "--quiet") c.quiet = true;
-        else if (a == "--no-tracing") c.tracing = false;
-        else if (a == "--pipeline-thread") c.pipeline_thread = true;
-        else usage("unknown or incomplete option '" + a + "'");
+options read(const examples::cli& cli) {
+    options o;
+    const auto& v = cli.vars;
+    o.port = v["port"].as<unsigned short>();
+    o.threads = v["threads"].as<int>();
+    if (o.threads < 1 || o.threads > 256) throw tracecraft::config_error("--threads", "must be 1..256");
+    if (v.count("upstream")) {
+        o.upstream = v["upstream"].as<std::string>();
+        if (o.upstream.rfind(':') == std::string::npos) throw tracecraft::config_error("--upstream", "needs HOST:PORT");
     }
-    return c;
+    o.mock_delay_ms = v["mock-delay-ms"].as<int>();
+    o.demo = v["demo"].as<int>();
+    if (o.mock_delay_ms < 0 || o.demo < 0) throw tracecraft::config_error("--demo/--mock-delay-ms", "must be >= 0");
+    o.quiet = v.count("quiet") || v.count("no-console");
+    o.tracing = !v.count("no-tracing");
+    o.pipeline_thread = v.count("pipeline-thread") > 0;
+    return o;
 }
 
 asio::awaitable<void> run_demo(asio::any_io_executor ex, unsigned short port, int n, llm_gateway::gateway* gw,
@@ -92,8 +91,8 @@ asio::awaitable<void> run_demo(asio::any_io_executor ex, unsigned short port, in
 
 } // namespace
 
-int main(int argc, char** argv) {
-    const cli opt = parse(argc, argv);
+int serve(examples::cli& cli) {
+    const options opt = read(cli);
     asio::io_context ioc(opt.threads);
     // --pipeline-thread: the tracing pipeline (redaction, encoding, export) runs on an
     // io_context of its own, on a thread of this program's, so that it never takes turns with
@@ -106,17 +105,7 @@ int main(int argc, char** argv) {
         tracecraft::trace_config cfg;
         cfg.service_name = "llm-gateway";
         cfg.flush_interval = std::chrono::milliseconds(200);
-        if (!opt.quiet) cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>());
-        if (!opt.otlp.empty()) {
-            tracecraft::otlp_http_options o = tracecraft::otlp_http_options::from_env();
-            o.endpoint = opt.otlp;
-            cfg.exporters.push_back(std::make_shared<tracecraft::otlp_http_exporter>(o));
-        }
-        if (!opt.jsonl.empty()) {
-            tracecraft::jsonl_options j;
-            j.path = opt.jsonl;
-            cfg.exporters.push_back(std::make_shared<tracecraft::jsonl_exporter>(j));
-        }
+        cli.add_exporters(cfg, /*console_default=*/!opt.quiet);
         if (cfg.exporters.empty()) cfg.exporters.push_back(std::make_shared<tracecraft::null_exporter>());
         rt = tracecraft::init(opt.pipeline_thread ? pipeline_ioc : ioc, cfg);
         if (opt.pipeline_thread) pipeline = std::thread([&pipeline_ioc] { pipeline_ioc.run(); });
@@ -132,9 +121,13 @@ int main(int argc, char** argv) {
         g.upstream_port = mock->port();
     } else {
         const auto colon = opt.upstream.rfind(':');
-        if (colon == std::string::npos) usage("--upstream needs HOST:PORT");
         g.upstream_host = opt.upstream.substr(0, colon);
-        g.upstream_port = static_cast<unsigned short>(number("--upstream", opt.upstream.c_str() + colon + 1));
+        const std::string port = opt.upstream.substr(colon + 1);
+        unsigned long n = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+        if (ec != std::errc() || end != port.data() + port.size() || n == 0 || n > 65535)
+            throw tracecraft::config_error("--upstream", "needs HOST:PORT with a port 1..65535, got " + tracecraft::config_error::quote(opt.upstream));
+        g.upstream_port = static_cast<unsigned short>(n);
     }
     llm_gateway::gateway gw(ioc.get_executor(), g);
     std::cout << "llm_gateway listening on 127.0.0.1:" << gw.port() << " (upstream "
@@ -156,11 +149,7 @@ int main(int argc, char** argv) {
     for (auto& t : pool) t.join();
     if (rt) {
         rt->shutdown();
-        const auto s = rt->stats();
-        std::cout << "traces kept " << s.traces_kept << ", spans exported " << s.spans_exported << ", dropped "
-                  << s.spans_queue_dropped << ", export failed " << s.spans_export_failed << ", redaction failures "
-                  << s.redaction_failures << ", masked over budget " << s.redaction_budget_exhausted
-                  << ", strings UTF-8-repaired " << s.strings_utf8_repaired << "\n";
+        examples::print_summary(std::cout, *rt);
     }
     pipeline_work.reset();
     if (pipeline.joinable()) pipeline.join();
@@ -168,4 +157,12 @@ int main(int argc, char** argv) {
     std::cout << "gateway: " << gs.requests << " requests, " << gs.errors << " errors, " << gs.upstream_connects
               << " upstream connections, " << gs.accept_errors << " failed accepts, " << gs.client_timeouts
               << " client timeouts\n";
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    return examples::run(argc, argv,
+                         "llm_gateway: an OpenAI-compatible LLM gateway on Boost.Beast, every request traced\n"
+                         "  (agent run -> LLM call, streamed or not; secrets and PII redacted before export)",
+                         declare, serve);
 }

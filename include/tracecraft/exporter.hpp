@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "tracecraft/span_batch.hpp"
@@ -65,6 +66,9 @@ struct deferred_delivery {
 /// What an exporter is given when the runtime starts it.
 struct exporter_environment {
     boost::asio::any_io_executor executor;   ///< the pipeline strand (tracing suppressed)
+    /// The io_context of `executor` (set by the runtime). Exporters use it to keep their
+    /// background waits (retry backoff) from holding io_context::run().
+    boost::asio::io_context* io_context = nullptr;
     std::string service_name;
     /// The runtime's counters for deferred deliveries (never null when started by a runtime).
     std::shared_ptr<deferred_delivery> deferred;

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "record/batch_access.hpp"
+#include "support/background_wait.hpp"
 #include "record/utf8_repair.hpp"
 #include "support/log_limiter.hpp"
 #include "tracecraft/log.hpp"
@@ -229,7 +230,10 @@ void runtime_core::start_delivery(std::size_t i) {
     delivery& d = deliveries[i];
     if (d.busy || d.batches.empty()) return;
     d.busy = true;
-    asio::co_spawn(strand, delivery_loop(core_ref(this), i), asio::bind_cancellation_slot(d.cancel->slot(), asio::detached));
+    // untracked: an exporter retrying through an outage does not hold the user's io_context::run()
+    // (runtime::shutdown() runs the io_context itself until the delivery ends or shutdown_timeout)
+    asio::co_spawn(asio::any_io_executor(untracked_executor::wrap(strand)), delivery_loop(core_ref(this), i),
+                   asio::bind_cancellation_slot(d.cancel->slot(), asio::detached));
 }
 
 bool runtime_core::idle_on_strand() const noexcept {
@@ -340,6 +344,7 @@ asio::awaitable<void> start_exporters(core_ref c) {
     env.executor = c->strand;
     env.service_name = c->cfg.service_name;
     env.deferred = c->deferred;
+    env.io_context = &c->ioc;
     for (auto& d : c->deliveries) d.exp->start(env);
     co_return;
 }

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "support/background_wait.hpp"
 #include "tracecraft/config_error.hpp"
 #include "tracecraft/ids.hpp"
 
@@ -48,7 +49,7 @@ std::optional<std::chrono::milliseconds> backoff_schedule::next(std::uint32_t at
 }
 
 asio::awaitable<export_result> run_with_retries(const retry_policy& policy, asio::any_io_executor ex, attempt_fn& attempt,
-                                                retry_observer* observer) {
+                                                retry_observer* observer, asio::io_context* ioc) {
     backoff_schedule schedule(policy, backoff_schedule::clock::now());
     for (std::uint32_t attempts = 1;; ++attempts) {
         attempt_result a;
@@ -74,9 +75,14 @@ asio::awaitable<export_result> run_with_retries(const retry_policy& policy, asio
             co_return a.result;
         }
         if (observer) observer->on_retry(a.result, *wait);
-        asio::steady_timer timer(ex, *wait);
         boost::system::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ioc) {   // a background wait: it does not hold the user's io_context::run()
+            background_timer timer(ioc->get_executor(), *wait);
+            co_await async_background_wait(timer, ioc, asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            asio::steady_timer timer(ex, *wait);
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
         if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
             a.result.cancelled = true;
             co_return a.result;

@@ -54,8 +54,10 @@ using attempt_fn = std::function<boost::asio::awaitable<attempt_result>()>;
 /// and while waiting). Exceptions from an attempt are failures: boost::system::system_error
 /// (I/O) retryable, others permanent. The result's `attempts` counts the tries; a transient
 /// failure given up by the policy keeps `retryable` set.
+/// `ioc` (may be null): the waits between attempts do not count as its outstanding work.
 boost::asio::awaitable<export_result> run_with_retries(const retry_policy& policy, boost::asio::any_io_executor ex,
-                                                       attempt_fn& attempt, retry_observer* observer);
+                                                       attempt_fn& attempt, retry_observer* observer,
+                                                       boost::asio::io_context* ioc = nullptr);
 
 /// Parses a Retry-After header value: delta-seconds or an IMF-fixdate (RFC 9110 §10.2.3).
 /// Returns a negative duration when it is neither.

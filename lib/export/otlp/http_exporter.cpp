@@ -26,6 +26,7 @@
 #include "export/delivery/failure_log.hpp"
 #include "export/delivery/retry.hpp"
 #include "export/delivery/spool.hpp"
+#include "support/background_wait.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/log.hpp"
 #include "export/otlp/protobuf_encoder.hpp"
@@ -48,6 +49,7 @@ struct otlp_http_state {
     std::unique_ptr<asio::ssl::context> ssl_ctx;
     std::string buffer;   ///< request encoding, reused across batches
     asio::any_io_executor ex;
+    asio::io_context* ioc = nullptr;   ///< background waits do not hold its run()
     std::unique_ptr<beast::tcp_stream> stream;                       // http://
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;       // https://
 
@@ -76,9 +78,10 @@ struct otlp_http_state {
     // --- the disk spool (spool_dir), strand only ---
     std::unique_ptr<spool> sp;
     std::shared_ptr<deferred_delivery> deferred;
-    std::unique_ptr<asio::steady_timer> wake;        ///< the sender waits on it while the spool is empty
+    std::unique_ptr<background_timer> wake;          ///< the sender waits on it while the spool is empty
     asio::cancellation_signal sender_cancel;
     bool sender_running = false;
+    bool sender_backing_off = false;                 ///< waiting to retry: the receiver is failing
     bool stopping = false;
     std::uint64_t sender_failures = 0;               ///< attempts of the sender that failed
     std::uint64_t corrupt_seen = 0, dropped_seen = 0;
@@ -324,7 +327,8 @@ asio::awaitable<attempt_result> attempt_post(std::shared_ptr<otlp_http_state> st
         if (!retryable && !response.empty()) msg += ": " + config_error::quote(response, 200);
         a.result = export_result::failure(std::move(msg), retryable);
     } catch (const std::exception& e) {
-        st->close();   // connection refused / reset / timeout / TLS: retry on a new connection
+        st->reset();   // connection refused / reset / timeout / TLS: retry on a new connection (and no
+                       // timer of the failed stream stays pending)
         const auto* io = dynamic_cast<const boost::system::system_error*>(&e);
         a.result = export_result::failure(io ? io->code().message() : std::string(e.what()), io != nullptr);
     }
@@ -420,6 +424,7 @@ struct spool_observer final : retry_observer {
     spool_observer(otlp_http_state& s, std::uint64_t n) : st(s), spans(n) {}
     void on_retry(const export_result& failed, std::chrono::milliseconds wait) override {
         ++st.sender_failures;
+        st.sender_backing_off = true;
         st.retries.fetch_add(1, std::memory_order_relaxed);
         st.deferred->retries.fetch_add(1, std::memory_order_relaxed);
         st.failures->record(failure_log::retrying, spans,
@@ -445,14 +450,15 @@ asio::awaitable<void> spool_sender(std::shared_ptr<otlp_http_state> st) {
             if (!rec) {
                 st->wake->expires_at(asio::steady_timer::time_point::max());
                 boost::system::error_code ec;
-                co_await st->wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                co_await async_background_wait(*st->wake, st->ioc, asio::redirect_error(asio::use_awaitable, ec));
                 if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) break;
                 continue;
             }
             auto shared = std::make_shared<const spool_record>(std::move(*rec));
             spool_observer observer(*st, shared->spans);
             attempt_fn attempt = [st, shared]() { return attempt_record(st, shared); };
-            export_result r = co_await run_with_retries(st->opt.retry, st->ex, attempt, &observer);
+            export_result r = co_await run_with_retries(st->opt.retry, st->ex, attempt, &observer, st->ioc);
+            st->sender_backing_off = false;
             if (r.cancelled || (!r.success && st->stopping)) break;   // stays in the spool
             if (!r.success) ++st->sender_failures;
             count_outcome(*st, shared->spans, r, true);
@@ -471,6 +477,7 @@ asio::awaitable<void> spool_sender(std::shared_ptr<otlp_http_state> st) {
 void otlp_http_exporter::start(const exporter_environment& env) {
     auto& st = *st_;
     st.ex = env.executor;
+    st.ioc = env.io_context;
     auto& attrs = st.resource.attributes;
     attrs.clear();
     bool has_service = false;
@@ -483,7 +490,8 @@ void otlp_http_exporter::start(const exporter_environment& env) {
     st.resource.conventions = st.opt.conventions;
     if (!st.sp) return;
     st.deferred = env.deferred ? env.deferred : std::make_shared<deferred_delivery>();
-    st.wake = std::make_unique<asio::steady_timer>(st.ex, asio::steady_timer::time_point::max());
+    if (!st.ioc) throw config_error("otlp_http.spool_dir", "the exporter was started without an io_context");
+    st.wake = std::make_unique<detail::background_timer>(st.ioc->get_executor(), asio::steady_timer::time_point::max());
     if (st.sp->recovered_records()) {
         logger()->info("otlp_http: spool {} holds {} batches ({} spans) left by a previous process; sending them first",
                        st.opt.spool_dir, st.sp->recovered_records(), st.sp->recovered_spans());
@@ -491,7 +499,9 @@ void otlp_http_exporter::start(const exporter_environment& env) {
         st.spool_replayed.store(st.sp->recovered_spans(), std::memory_order_relaxed);
     }
     detail::refresh_spool_counts(st);
-    asio::co_spawn(st.ex, detail::spool_sender(st_), asio::bind_cancellation_slot(st.sender_cancel.slot(), asio::detached));
+    // untracked: an idle or retrying sender does not hold the user's io_context::run()
+    asio::co_spawn(asio::any_io_executor(detail::untracked_executor::wrap(st.ex)), detail::spool_sender(st_),
+                   asio::bind_cancellation_slot(st.sender_cancel.slot(), asio::detached));
 }
 
 asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
@@ -548,7 +558,7 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
     }
     detail::otlp_retry_observer observer(*st, spans);
     detail::attempt_fn attempt = [st, body, json]() { return detail::attempt_post(st, body, json, st->opt.gzip); };
-    export_result r = co_await detail::run_with_retries(st->opt.retry, st->ex, attempt, &observer);
+    export_result r = co_await detail::run_with_retries(st->opt.retry, st->ex, attempt, &observer, st->ioc);
     detail::count_outcome(*st, spans, r, false);
     if (!r.success) r.error = "otlp_http: " + r.error;
     co_return r;
@@ -557,6 +567,7 @@ asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch
 asio::awaitable<void> otlp_http_exporter::force_flush() {
     auto st = st_;
     if (!st->sp || !st->ex) co_return;
+    if (st->sender_backing_off) co_return;   // the receiver is failing: the spool keeps the data
     const std::uint64_t failures_at_call = st->sender_failures;
     asio::steady_timer t(st->ex);
     while (st->ex && st->sender_running && !st->sp->empty() && st->sender_failures == failures_at_call) {

@@ -39,6 +39,7 @@ export_stage::~export_stage() = default;
 
 void export_stage::start(const exporter_environment& env) {
     core_->ex = env.executor;
+    core_->ioc = env.io_context;
     core_->on_start();
     inner_->start(env);
 }

@@ -38,7 +38,7 @@ retrying_exporter::~retrying_exporter() = default;
 boost::asio::awaitable<export_result> retrying_exporter::export_batch(span_batch batch) {
     auto st = st_;
     detail::attempt_fn attempt = [st, batch]() { return detail::attempt_inner(st, batch); };
-    export_result r = co_await detail::run_with_retries(st->policy, st->ex, attempt, st.get());
+    export_result r = co_await detail::run_with_retries(st->policy, st->ex, attempt, st.get(), st->ioc);
     st->count(batch, r);
     co_return r;
 }

@@ -19,6 +19,7 @@ struct stage_core {
 
     exporter_ptr inner;
     boost::asio::any_io_executor ex;   ///< the pipeline strand, from start() to shutdown()
+    boost::asio::io_context* ioc = nullptr;   ///< its io_context (background waits)
     std::atomic<bool> stopping{false};
     error_callback on_error;
 
