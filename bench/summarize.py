@@ -33,9 +33,11 @@ for m in ("w1", "w2", "w2e"):
 res["baseline"] = {"ns_per_span": base}
 for enc in ("protobuf", "json"):
     for m in ("unthrottled", "backpressure"):
-        g = group(bench="w3_export", encoding=enc, mode=m)
+        g = [r for r in group(bench="w3_export", encoding=enc, mode=m) if not r.get("spool")]
         res[f"w3_{enc}_{m}"] = {k: med(g, k) for k in ("delivered_per_s", "cpu_s_per_m_delivered", "cpu_s_per_m_produced",
                                                       "dropped", "ns_per_span", "peak_rss_kib")} | {"runs": len(g)}
+g = group(bench="w3_export", encoding="protobuf", mode="backpressure", spool=True)
+res["w3_protobuf_backpressure_spool"] = {k: med(g, k) for k in ("delivered_per_s", "cpu_s_per_m_delivered", "dropped")} | {"runs": len(g)}
 g = group(bench="redaction_throughput")
 res["w4"] = {k: med(g, k) for k in ("mb_per_s", "recall", "precision")} | {"runs": len(g)}
 def paired(off, on, field, op):
@@ -91,6 +93,7 @@ lines = [
     f"| W2 rate 0 | ns/span incl. / net | {f(w2['ns_per_span'],1)} / {f(w2['net_ns_per_span'],1)} | ≤ 15 net | 127 | 773 (602 net) | {ratio(w2['ns_per_span'],127)} / {ratio(w2['ns_per_span'],773)} |",
     f"| W2 rate 0 + keep errors | ns/span incl. / net | {f(w2e['ns_per_span'],1)} / {f(w2e['net_ns_per_span'],1)} | ≤ 80 net | cannot | cannot | — |",
     f"| W3 protobuf (back-pressure, 0 lost) | spans/s delivered; CPU-s per M; peak RSS | {f(pb['delivered_per_s'])}; {f(pb['cpu_s_per_m_delivered'],2)}; {f(pb['peak_rss_kib']/1024,1)} MiB | ≥ 1.5 M; ≤ 0.8; ≤ 16 MiB | 67.6 k; 21.8; 24.6 MiB | 160.6 k; 6.94; 88.1 MiB | {ratio(67.6e3, pb['delivered_per_s'])} / {ratio(160.6e3, pb['delivered_per_s'])} |",
+    f"| W3 protobuf, disk spool on, healthy sink | CPU-s per M delivered (vs off) | {f(res['w3_protobuf_backpressure_spool']['cpu_s_per_m_delivered'],2)} ({f(pb['cpu_s_per_m_delivered'],2)} off) | ≤ +5 % | — | — | — |" if res['w3_protobuf_backpressure_spool']['runs'] else "| W3 spool | not run | | | | | |",
     f"| W3 protobuf unthrottled | spans/s delivered; dropped | {f(pbu['delivered_per_s'])}; {f(pbu['dropped'])} of 1 M | — | 67.6 k; 73 % | 160.6 k; 0.3 % | — |",
     f"| W3 JSON (back-pressure) | spans/s delivered; CPU-s per M | {f(js['delivered_per_s'])}; {f(js['cpu_s_per_m_delivered'],2)} | ≥ 700 k | 36.2 k; 43.4 | 157.2 k; 7.02 | {ratio(36.2e3, js['delivered_per_s'])} / {ratio(157.2e3, js['delivered_per_s'])} |",
     f"| W3 JSON unthrottled | spans/s delivered; dropped | {f(jsu['delivered_per_s'])}; {f(jsu['dropped'])} of 1 M | — | 36.2 k; 89 % | 157.2 k; 0.3 % | — |",

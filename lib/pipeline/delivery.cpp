@@ -232,8 +232,10 @@ void runtime_core::start_delivery(std::size_t i) {
     d.busy = true;
     // untracked: an exporter retrying through an outage does not hold the user's io_context::run()
     // (runtime::shutdown() runs the io_context itself until the delivery ends or shutdown_timeout)
+    d.cancel = std::make_shared<asio::cancellation_signal>();
+    auto done = [keep = d.cancel](const std::exception_ptr&) {};   // keeps the slot's signal alive to the end
     asio::co_spawn(asio::any_io_executor(untracked_executor::wrap(strand)), delivery_loop(core_ref(this), i),
-                   asio::bind_cancellation_slot(d.cancel->slot(), asio::detached));
+                   asio::bind_cancellation_slot(d.cancel->slot(), std::move(done)));
 }
 
 bool runtime_core::idle_on_strand() const noexcept {

@@ -105,12 +105,14 @@ struct runtime_core {
     std::deque<std::vector<trace_ref>> to_process;   ///< batches waiting for the strand processors
     bool processing = false;
     struct delivery {
-        explicit delivery(exporter_ptr e) : exp(std::move(e)), cancel(std::make_unique<boost::asio::cancellation_signal>()) {}
+        explicit delivery(exporter_ptr e) : exp(std::move(e)) {}
         exporter_ptr exp;
         std::deque<std::shared_ptr<inflight_batch>> batches;   ///< waiting for this exporter
         std::shared_ptr<inflight_batch> current;               ///< being exported
         /// Cancels the export of `current` (an exporter retrying through an outage gives up).
-        std::unique_ptr<boost::asio::cancellation_signal> cancel;
+        /// One per run of the delivery coroutine, kept alive by its completion handler: a new
+        /// run must not share a slot with the previous one while that one is still finishing.
+        std::shared_ptr<boost::asio::cancellation_signal> cancel;
         bool cancelling = false;
         bool busy = false;
     };
