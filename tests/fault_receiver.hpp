@@ -39,13 +39,17 @@ class fault_receiver {
 public:
     using clock = std::chrono::steady_clock;
 
+    /// Takes a port at once and holds it while down (bound, not listening: connections are
+    /// refused), so that no other receiver of the test can take it meanwhile.
     explicit fault_receiver(boost::asio::io_context& ioc) : ioc_(ioc) {
-        namespace asio = boost::asio;
-        asio::ip::tcp::acceptor probe(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-        port_ = probe.local_endpoint().port();
-        probe.close();
+        hold_ = bound(0);
+        port_ = hold_->local_endpoint().port();
     }
-    ~fault_receiver() { down(); }
+    ~fault_receiver() {
+        down();
+        boost::system::error_code ec;
+        if (hold_) hold_->close(ec);
+    }
 
     [[nodiscard]] unsigned short port() const { return port_; }
     [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces"; }
@@ -54,22 +58,20 @@ public:
     void up() {
         namespace asio = boost::asio;
         if (acceptor_) return;
-        acceptor_ = std::make_shared<asio::ip::tcp::acceptor>(ioc_);
-        const asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port_);
-        acceptor_->open(ep.protocol());
-        acceptor_->set_option(asio::socket_base::reuse_address(true));
-        acceptor_->bind(ep);
+        acceptor_ = hold_ ? std::move(hold_) : bound(port_);
         acceptor_->listen();
         asio::co_spawn(ioc_, accept_loop(this, acceptor_), asio::detached);
     }
     /// Stops accepting and closes every connection: clients see refused/reset connections.
     void down() {
         boost::system::error_code ec;
-        if (acceptor_) acceptor_->close(ec);
+        if (!acceptor_) return;
+        acceptor_->close(ec);
         acceptor_.reset();
         for (auto& w : sockets_)
             if (auto s = w.lock()) s->close(ec);
         sockets_.clear();
+        hold_ = bound(port_);
     }
 
     /// Decides each request's fault by its number (0-based). Default: 200.
@@ -84,6 +86,16 @@ public:
 
 private:
     using tcp = boost::asio::ip::tcp;
+
+    std::shared_ptr<tcp::acceptor> bound(unsigned short port) {
+        namespace asio = boost::asio;
+        auto a = std::make_shared<tcp::acceptor>(ioc_);
+        const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+        a->open(ep.protocol());
+        a->set_option(asio::socket_base::reuse_address(true));
+        a->bind(ep);
+        return a;
+    }
 
     static boost::asio::awaitable<void> accept_loop(fault_receiver* self, std::shared_ptr<tcp::acceptor> acc) {
         namespace asio = boost::asio;
@@ -161,7 +173,8 @@ private:
 
     boost::asio::io_context& ioc_;
     unsigned short port_ = 0;
-    std::shared_ptr<tcp::acceptor> acceptor_;
+    std::shared_ptr<tcp::acceptor> acceptor_;   ///< listening (up)
+    std::shared_ptr<tcp::acceptor> hold_;       ///< bound, not listening (down)
     std::vector<std::weak_ptr<tcp::socket>> sockets_;
 };
 

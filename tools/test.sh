@@ -45,7 +45,19 @@ for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:14318/v1/tr
 kill $sink_pid; wait $sink_pid 2> /dev/null || true; rm -rf "$sink"
 for ex in agent_demo redaction_demo export_stages distributed_trace custom_processors; do
   ./build/examples/$ex > /dev/null
+  ./build/examples/$ex --help > /tmp/tc-help.txt   # every program documents the variables it honours
+  grep -q OTEL_EXPORTER_OTLP_ENDPOINT /tmp/tc-help.txt
 done
+# a bad URL or option: one line, status 2 (never terminate)
+for bad in "--otlp ftp://x" "--bogus"; do
+  set +e; ./build/examples/agent_demo $bad > /dev/null 2> /tmp/tc-bad.txt; rc=$?; set -e
+  [ "$rc" -eq 2 ] && [ "$(wc -l < /tmp/tc-bad.txt)" -eq 1 ] || { echo "agent_demo $bad: status $rc"; cat /tmp/tc-bad.txt; exit 1; }
+done
+# OTEL_EXPORTER_OTLP_ENDPOINT alone turns OTLP on (a receiver that is down: the spool keeps the spans)
+spool=$(mktemp -d)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 ./build/examples/agent_demo --no-console --spool "$spool" > "$spool.out" 2> /dev/null
+grep -q "spool: holds [1-9]" "$spool.out"
+rm -rf "$spool" "$spool.out"
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet > /dev/null
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet --pipeline-thread > /dev/null
 echo "== cmake --install + find_package(tracecraft) from a separate project"

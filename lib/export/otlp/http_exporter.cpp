@@ -597,6 +597,7 @@ asio::awaitable<void> otlp_http_exporter::shutdown() {
                            "starts on it",
                            st->sp->spans(), st->sp->records(), st->opt.spool_dir);
         st->wake.reset();
+        st->sp.reset();   // closes the files and releases the directory lock (a new exporter may take it)
     }
     st->failures->flush();
     st->reset();
