@@ -50,12 +50,12 @@ int main(int argc, char** argv) {
     const double produced = static_cast<double>(runs) * w1::spans_per_run;
     const double delivered = static_cast<double>(hs.exported_spans);
     std::printf("{\"bench\":\"w3_export\",\"encoding\":\"%s\",\"mode\":\"%s\",\"spool\":%s,\"runs\":%lld,\"spans\":%.0f,"
-                "\"ns_per_span\":%.1f,\"delivered\":%.0f,\"dropped\":%llu,\"failed\":%llu,\"requests\":%llu,"
+                "\"ns_per_span\":%.1f,\"delivered\":%.0f,\"dropped\":%llu,\"failed\":%llu,\"requests\":%llu,\"retries\":%llu,"
                 "\"delivered_per_s\":%.0f,\"total_s\":%.4f,\"cpu_s\":%.3f,\"cpu_s_per_m_delivered\":%.3f,"
                 "\"cpu_s_per_m_produced\":%.3f,\"peak_rss_kib\":%ld}\n",
                 encoding.c_str(), mode.c_str(), spool_dir.empty() ? "false" : "true", static_cast<long long>(runs), produced, loop_s * 1e9 / produced, delivered,
                 static_cast<unsigned long long>(st.spans_queue_dropped), static_cast<unsigned long long>(st.spans_export_failed),
-                static_cast<unsigned long long>(hs.requests), delivered / total_s, total_s, cpu,
+                static_cast<unsigned long long>(hs.requests), static_cast<unsigned long long>(hs.retries), delivered / total_s, total_s, cpu,
                 delivered > 0 ? cpu / delivered * 1e6 : 0.0, cpu / produced * 1e6, w1::peak_rss_kib());
     return delivered > 0 ? 0 : 1;
 }
