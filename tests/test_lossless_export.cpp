@@ -133,6 +133,21 @@ void check_account(const scenario& sc) {
     }
 }
 
+asio::awaitable<void> one_agent_run() {
+    run_scope r("agent");
+    co_return;
+}
+
+/// A runtime exporting to `exp` records one run and shuts down.
+std::shared_ptr<runtime> one_run_then_shutdown(asio::io_context& ioc, exporter_ptr exp) {
+    trace_config cfg;
+    cfg.exporters = {std::move(exp)};
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    asio::co_spawn(make_executor(ioc, rt.get()), one_agent_run(), asio::detached);
+    rt->shutdown();
+    return rt;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(lossless_export)
@@ -344,14 +359,7 @@ BOOST_AUTO_TEST_CASE(retry_policy_gives_up_after_max_elapsed) {
     o.retry.max_interval = 50ms;
     o.retry.max_elapsed = 400ms;
     auto exp = std::make_shared<otlp_http_exporter>(o);
-    trace_config cfg;
-    cfg.exporters = {exp};
-    auto rt = std::make_shared<runtime>(ioc, cfg);
-    asio::co_spawn(make_executor(ioc, rt.get()), [](runtime*) -> asio::awaitable<void> {
-        run_scope r("agent");
-        co_return;
-    }(rt.get()), asio::detached);
-    rt->shutdown();
+    auto rt = one_run_then_shutdown(ioc, exp);
     const runtime_stats s = rt->stats();
     BOOST_TEST(s.spans_retry_expired == 1u);
     BOOST_TEST(s.spans_export_failed == 1u);
@@ -414,14 +422,7 @@ BOOST_AUTO_TEST_CASE(retrying_stage_around_otlp_retries_again) {
     retry_policy outer;
     outer.initial_interval = 10ms;
     auto stage = std::make_shared<retrying_exporter>(exp, outer);
-    trace_config cfg;
-    cfg.exporters = {stage};
-    auto rt = std::make_shared<runtime>(ioc, cfg);
-    asio::co_spawn(make_executor(ioc, rt.get()), [](runtime*) -> asio::awaitable<void> {
-        run_scope r("agent");
-        co_return;
-    }(rt.get()), asio::detached);
-    rt->shutdown();
+    auto rt = one_run_then_shutdown(ioc, stage);
     BOOST_TEST(rx.span_ids.size() == 1u);
     BOOST_TEST(stage->get_stats().retries == 3u);
     BOOST_TEST(rt->stats().spans_exported == 1u);

@@ -55,9 +55,10 @@ std::uint32_t checksum(std::string_view payload) {
     throw std::runtime_error("spool: " + what + " '" + path + "': " + std::strerror(errno));
 }
 
-bool read_exact(int fd, char* buf, std::size_t n, std::uint64_t offset) {
+/// All of `n` bytes at `offset` read (`write` false) or written; false on an error or end of file.
+bool transfer_exact(int fd, char* buf, std::size_t n, std::uint64_t offset, bool write) {
     while (n > 0) {
-        const ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(offset));
+        const ssize_t r = write ? ::pwrite(fd, buf, n, static_cast<off_t>(offset)) : ::pread(fd, buf, n, static_cast<off_t>(offset));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return false;
         buf += r;
@@ -66,17 +67,9 @@ bool read_exact(int fd, char* buf, std::size_t n, std::uint64_t offset) {
     }
     return true;
 }
-
+bool read_exact(int fd, char* buf, std::size_t n, std::uint64_t offset) { return transfer_exact(fd, buf, n, offset, false); }
 bool write_exact(int fd, const char* buf, std::size_t n, std::uint64_t offset) {
-    while (n > 0) {
-        const ssize_t r = ::pwrite(fd, buf, n, static_cast<off_t>(offset));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        buf += r;
-        n -= static_cast<std::size_t>(r);
-        offset += static_cast<std::uint64_t>(r);
-    }
-    return true;
+    return transfer_exact(fd, const_cast<char*>(buf), n, offset, true);   // only read by pwrite
 }
 
 /// A record header at `p` (with `avail` bytes from it) whose payload is also present and sound.
