@@ -231,6 +231,11 @@ BOOST_AUTO_TEST_CASE(a_killed_process_loses_nothing_its_spool_held) {
     // The child exports to a receiver that is down until its spool holds every span, says how
     // many it made, and is killed with SIGKILL; this process then starts on the same spool with
     // the receiver up: every span arrives, once.
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer kills a forked child that starts a thread (Asio's resolver does).
+    BOOST_TEST_MESSAGE("skipped under ThreadSanitizer (fork)");
+    return;
+#endif
     temp_dir d;
     unsigned short port;
     {
