@@ -115,11 +115,11 @@ BOOST_AUTO_TEST_CASE(shutdown_drains_everything_with_a_slow_exporter) {
     BOOST_TEST(st.queue_spans == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
-    auto slow = std::make_shared<slow_exporter>();
+/// 2000 runs of 4 spans through a 256-span pipeline into the slow exporter, then shutdown.
+runtime_stats overflow_run(const std::shared_ptr<slow_exporter>& slow, overflow_policy overflow) {
     asio::io_context ioc;
     trace_config cfg;
-    cfg.overflow = overflow_policy::drop_newest;
+    cfg.overflow = overflow;
     cfg.exporters = {slow};
     cfg.max_queue_spans = 256;
     cfg.batch_size = 64;
@@ -128,7 +128,12 @@ BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
     asio::co_spawn(make_executor(ioc, rt.get()), produce(2000), asio::detached);
     ioc.run();
     rt->shutdown();
-    const auto st = rt->stats();
+    return rt->stats();
+}
+
+BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
+    auto slow = std::make_shared<slow_exporter>();
+    const auto st = overflow_run(slow, overflow_policy::drop_newest);
     BOOST_TEST(st.spans_queue_dropped > 0u);
     BOOST_TEST(st.spans_queue_dropped % 4 == 0u);   // whole traces
     BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
@@ -138,17 +143,7 @@ BOOST_AUTO_TEST_CASE(queue_overflow_is_counted_exactly) {
 
 BOOST_AUTO_TEST_CASE(drop_oldest_gives_old_batches_up_and_keeps_the_newest) {
     auto slow = std::make_shared<slow_exporter>();
-    asio::io_context ioc;
-    trace_config cfg;   // overflow = drop_oldest (the default)
-    cfg.exporters = {slow};
-    cfg.max_queue_spans = 256;
-    cfg.batch_size = 64;
-    cfg.flush_interval = std::chrono::milliseconds(10);
-    auto rt = std::make_shared<runtime>(ioc, cfg);
-    asio::co_spawn(make_executor(ioc, rt.get()), produce(2000), asio::detached);
-    ioc.run();
-    rt->shutdown();
-    const auto st = rt->stats();
+    const auto st = overflow_run(slow, overflow_policy::drop_oldest);   // the default policy
     BOOST_TEST(st.spans_queue_dropped > 0u);
     BOOST_TEST(st.batches_queue_dropped > 0u);
     BOOST_TEST(st.spans_queue_dropped % 4 == 0u);   // whole traces
