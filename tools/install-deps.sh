@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=("$@"
           g++ cmake ninja-build pkg-config
-          libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev
+          libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev libsqlite3-dev
           libhyperscan-dev libspdlog-dev zlib1g-dev libssl-dev
           curl
           protobuf-compiler)   # protoc --decode_raw: an independent decoder for the OTLP tests
