@@ -231,7 +231,18 @@ void validate_line(std::string_view line, std::size_t line_no, std::vector<line_
 }
 
 void run_to_spans(const json::object& run, std::vector<span_record>& out) {
-    const std::string trace_id = uuid_hex(str(run, "id"));
+    std::string trace_id = uuid_hex(str(run, "id"));
+    if (trace_id.size() != 32) {   // "id" may be left out (the model's default is a random UUID): one from the line
+        const std::string text = json::serialize(run);
+        char buf[33];
+        std::uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+        for (unsigned char c : text) {
+            h1 = (h1 ^ c) * 0x100000001b3ull;
+            h2 = (h2 ^ c) * 0x100000001b3ull + 1;
+        }
+        std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h1), static_cast<unsigned long long>(h2));
+        trace_id = buf;
+    }
     json::object resource;
     if (const json::value* e = get(run, "environment")) resource["deployment.environment.name"] = *e;
     if (const json::value* a = get(run, "attributes"); a && a->is_object())

@@ -19,12 +19,13 @@ void replace_once(std::string& s, std::string_view what, const std::string& with
     if (auto p = s.find(what); p != std::string::npos) s.replace(p, what.size(), with);
 }
 
-/// Text safe inside a <script> element: "</" cannot close it, U+2028/9 cannot end a line.
+/// JSON text safe inside a <script> element: no '<' at all (so no "</script" or "<!--"; in JSON
+/// a '<' can only be inside a string, where \u003c means the same), U+2028/9 escaped.
 std::string script_safe(std::string s) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '<' && i + 1 < s.size() && (s[i + 1] == '/' || s[i + 1] == '!')) {
+        if (s[i] == '<') {
             out += "\\u003c";
             continue;
         }
