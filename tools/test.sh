@@ -23,10 +23,26 @@ if [ ! -d "$otlp_js/node_modules/@opentelemetry/otlp-transformer" ]; then
     echo "WARNING: npm registry unreachable: the OTLP interop check (tests/otlp_interop) is NOT run" >&2
 fi
 
+# The tracecraft tool's interop and browser tests: the OpenTelemetry JS SDK with its OTLP/HTTP
+# exporters sends to `tracecraft serve`; Debian's chromium, driven by playwright-core, opens the viewer.
+tool_js="$PWD/build/_tool_js"
+if ! command -v chromium > /dev/null; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends chromium
+fi
+if [ ! -d "$tool_js/node_modules/playwright-core" ]; then
+  mkdir -p "$tool_js"
+  npm install --prefix "$tool_js" --no-audit --no-fund --silent @opentelemetry/api@1.9.1 \
+      @opentelemetry/sdk-trace-base@2.12.1 @opentelemetry/resources@2.12.1 \
+      @opentelemetry/exporter-trace-otlp-proto@0.223.1 @opentelemetry/exporter-trace-otlp-http@0.223.1 \
+      playwright-core@1.65.1 ||
+    echo "WARNING: npm registry unreachable: the tool's JS SDK and browser tests are NOT run" >&2
+fi
+
 echo "== [1/3] release build + tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACECRAFT_WERROR=ON \
       -DTRACECRAFT_BUILD_TESTS=ON -DTRACECRAFT_BUILD_EXAMPLES=ON -DTRACECRAFT_BUILD_BENCH=ON \
-      -DTRACECRAFT_OTLP_JS_MODULES="$otlp_js/node_modules"
+      -DTRACECRAFT_OTLP_JS_MODULES="$otlp_js/node_modules" -DTRACECRAFT_TOOL_JS_MODULES="$tool_js/node_modules"
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs"
 echo "== smoke runs: benchmarks (a few thousand spans) and examples"
@@ -60,9 +76,24 @@ grep -q "spool: holds [1-9]" "$spool.out"
 rm -rf "$spool" "$spool.out"
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet > /dev/null
 ./build/examples/llm_gateway --port 0 --demo 4 --quiet --pipeline-thread > /dev/null
+echo "== the tracecraft tool: --help everywhere, one-line errors, validate's status, view/export of a file"
+tc=./build/tools/tracecraft/tracecraft
+$tc --help | grep -q "serve"
+for sub in serve view stats query validate export; do $tc $sub --help | grep -q "usage: tracecraft $sub"; done
+for bad in "frobnicate" "view" "view tests/data/tool/fixture.jsonl --bogus" "query tests/data/tool/fixture.jsonl --format xml" \
+           "view /nonexistent.db" "serve --port 99999" "stats tests/data/tool/fixture.jsonl --by colour"; do
+  set +e; $tc $bad > /dev/null 2> /tmp/tc-bad.txt; rc=$?; set -e
+  [ "$rc" -eq 2 ] && [ "$(wc -l < /tmp/tc-bad.txt)" -eq 1 ] || { echo "tracecraft $bad: status $rc"; cat /tmp/tc-bad.txt; exit 1; }
+done
+$tc validate tests/data/tool/fixture.jsonl > /dev/null
+set +e; $tc validate tests/data/tool/broken.jsonl > /tmp/tc-validate.txt; rc=$?; set -e
+[ "$rc" -eq 1 ] && grep -q "broken.jsonl:5: steps\[0\].type: unknown step type" /tmp/tc-validate.txt
+$tc view tests/data/tool/fixture.jsonl --color never | grep -q "└─ citation_check \[tool\]"
+$tc export tests/data/tool/fixture.jsonl --html /tmp/tc-export.html | grep -q "4 traces"
 echo "== cmake --install + find_package(tracecraft) from a separate project"
 rm -rf build/install build/consumer
 cmake --install build --prefix build/install > /dev/null
+build/install/bin/tracecraft --help > /dev/null
 cmake -S tests/install_consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" > /dev/null
 cmake --build build/consumer
 ./build/consumer/consumer

@@ -303,6 +303,14 @@ int main(int argc, char** argv) {
         if (cmd == "validate") return cmd_validate(args);
         if (cmd == "export") return cmd_export(args);
         throw usage_error("unknown command '" + cmd + "' (try 'tracecraft --help')");
+    } catch (const po::required_option& e) {
+        std::string name = e.get_option_name();
+        while (!name.empty() && name.front() == '-') name.erase(0, 1);
+        if (name == "source" || name == "file")   // the positional arguments, named as in the usage line
+            for (char& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        else
+            name = "--" + name;
+        std::cerr << "tracecraft: " << argv[1] << ": missing " << name << " (try 'tracecraft " << argv[1] << " --help')\n";
     } catch (const po::error& e) {
         std::cerr << "tracecraft: " << e.what() << " (try 'tracecraft " << (argc > 1 ? argv[1] : "") << " --help')\n";
     } catch (const std::exception& e) {
