@@ -3,6 +3,7 @@
 // oversize, a gzip bomb, wrong content types), merging of traces sent in several requests,
 // concurrent clients, the SQLite store (restart, migrations, foreign files), the JSON API,
 // redaction, JSONL validation and round trip, and golden outputs of view/stats/query.
+#include <sqlite3.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -554,6 +555,26 @@ BOOST_AUTO_TEST_CASE(database_restart_migrations_and_foreign_files) {
     BOOST_CHECK_THROW(trace_store(dir.file("text.db")), input_error);
     BOOST_CHECK_THROW(trace_store(dir.file("missing.db"), trace_store::mode::open_existing), input_error);
     BOOST_CHECK_THROW((void)open_source(dir.file("missing.db")), input_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_locked_database_is_503_so_the_sdk_retries) {
+    temp_dir dir;
+    const std::string db = dir.file("locked.db");
+    server_env env({}, db);
+    env.store->set_busy_timeout(std::chrono::milliseconds(20));
+    sqlite3* other = nullptr;
+    BOOST_TEST_REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
+    BOOST_TEST_REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const std::string body = json_request("e0000000000000000000000000000001", {{"0000000000000001", "", "r", 0, 1}});
+    auto r = env.post(body, "application/json");
+    BOOST_TEST(r.status == 503u);
+    BOOST_TEST(json::parse(r.body).at("code") == 14);
+    BOOST_TEST(env.server->stats().store_failures == 1u);
+    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(other);
+    r = env.post(body, "application/json");   // the retry succeeds
+    BOOST_TEST(r.status == 200u);
+    BOOST_TEST(env.store->summary("e0000000000000000000000000000001").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(json_api_lists_filters_and_returns_traces) {

@@ -114,7 +114,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     const server_stats& s = server.stats();
     std::cout << "tracecraft serve: stopped; " << s.export_requests << " export requests, " << s.spans_stored << " spans stored, "
               << s.spans_rejected << " rejected, " << s.bad_requests << " bad requests, " << s.too_large << " too large, "
-              << s.unsupported << " unsupported" << (so.redact ? ", " + std::to_string(s.redactions) + " redactions" : "") << std::endl;
+              << s.unsupported << " unsupported, " << s.store_failures << " store failures" << (so.redact ? ", " + std::to_string(s.redactions) + " redactions" : "") << std::endl;
     return 0;
 }
 

@@ -252,13 +252,11 @@ void pb_status(std::string_view data, span_record& s) {
 }
 
 /// Keeps `s` when its ids are valid, else counts it as rejected.
-void admit(decoded_request& out, span_record&& s, std::string_view raw_trace, std::string_view raw_span) {
+void admit(decoded_request& out, span_record&& s) {
     const char* why = nullptr;
     if (!valid_hex_id(s.trace_id, 32)) why = "trace_id must be 16 bytes and not all zero";
     else if (!valid_hex_id(s.span_id, 16)) why = "span_id must be 8 bytes and not all zero";
     else if (!s.parent_id.empty() && !valid_hex_id(s.parent_id, 16)) s.parent_id.clear();   // all-zero parent = root
-    (void)raw_trace;
-    (void)raw_span;
     if (why) {
         if (out.rejected_spans++ == 0) out.rejection_message = std::string("span '") + s.name + "': " + why;
         return;
@@ -297,7 +295,7 @@ void pb_span(std::string_view data, const resource_info& res, const std::string&
     s.service = res.service;
     s.resource = res.attributes;
     s.scope = scope;
-    admit(out, std::move(s), tid, sid);
+    admit(out, std::move(s));
 }
 
 void pb_scope_spans(std::string_view data, const resource_info& res, decoded_request& out) {
@@ -491,7 +489,7 @@ void json_span(const json::object& o, const std::string& path, const resource_in
     s.service = res.service;
     s.resource = res.attributes;
     s.scope = scope;
-    admit(out, std::move(s), {}, {});
+    admit(out, std::move(s));
 }
 
 } // namespace

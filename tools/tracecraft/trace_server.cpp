@@ -206,7 +206,7 @@ asio::awaitable<void> trace_server::session(tcp::socket socket) {
             res.version(req.version());
             res.result(r.status);
             res.set(http::field::content_type, r.content_type);
-            res.body() = r.body;
+            if (req.method() != http::verb::head) res.body() = r.body;
             close = !req.keep_alive();
         }
         res.set(http::field::server, "tracecraft");
@@ -257,9 +257,10 @@ trace_server::response trace_server::receive_traces(std::string_view content_typ
                 error_json("unsupported content type '" + std::string(content_type) + "': use application/x-protobuf or application/json")};
     }
     auto error = [&](unsigned status, const std::string& message) -> response {
-        if (proto) return {status, "application/x-protobuf", rpc_status_protobuf(status == 413 ? 8 : 3, message)};
+        const int code = status == 413 ? 8 : status == 503 ? 14 : 3;   // RESOURCE_EXHAUSTED, UNAVAILABLE, INVALID_ARGUMENT
+        if (proto) return {status, "application/x-protobuf", rpc_status_protobuf(code, message)};
         json::object o;
-        o["code"] = status == 413 ? 8 : 3;   // RESOURCE_EXHAUSTED, INVALID_ARGUMENT
+        o["code"] = code;
         o["message"] = message;
         return {status, "application/json", json::serialize(o)};
     };
@@ -286,7 +287,13 @@ trace_server::response trace_server::receive_traces(std::string_view content_typ
         return error(400, e.what());
     }
     if (redactor_) redact(req.spans);
-    store_.store(req.spans);
+    try {
+        store_.store(req.spans);
+    } catch (const std::exception& e) {   // disk full, a locked database: the client should retry later
+        ++stats_.store_failures;
+        spdlog::warn("tracecraft serve: cannot store {} span(s): {}", req.spans.size(), e.what());
+        return error(503, std::string("cannot store the spans: ") + e.what());
+    }
     stats_.spans_stored += req.spans.size();
     stats_.spans_rejected += static_cast<std::uint64_t>(req.rejected_spans);
     if (!opt_.jsonl.empty()) append_jsonl(req.spans);

@@ -5,7 +5,8 @@
 //                          optionally Content-Encoding: gzip. 200 + ExportTraceServiceResponse in the
 //                          request's encoding (partial_success when spans were rejected); 400 with a
 //                          google.rpc.Status for a malformed body; 413 over the body limit (also
-//                          after decompression); 415 for another content type or encoding.
+//                          after decompression); 415 for another content type or encoding; 503 when
+//                          the database cannot take the spans (locked, disk full: the SDK retries).
 //   GET  /health           {"status":"ok"}
 //   GET  /api/traces       the trace list (filters as query parameters)
 //   GET  /api/traces/{id}  one trace with its spans
@@ -41,7 +42,7 @@ struct serve_options {
 
 struct server_stats {
     std::uint64_t requests = 0, export_requests = 0, spans_stored = 0, spans_rejected = 0;
-    std::uint64_t bad_requests = 0, too_large = 0, unsupported = 0, redactions = 0, jsonl_lines = 0;
+    std::uint64_t bad_requests = 0, too_large = 0, unsupported = 0, store_failures = 0, redactions = 0, jsonl_lines = 0;
 };
 
 class trace_server {

@@ -176,6 +176,8 @@ void trace_store::exec(const char* sql) const {
     }
 }
 
+void trace_store::set_busy_timeout(std::chrono::milliseconds t) { sqlite3_busy_timeout(db_, static_cast<int>(t.count())); }
+
 int trace_store::user_version() const {
     statement s(db_, "PRAGMA user_version");
     return s.step() ? static_cast<int>(s.integer(0)) : 0;

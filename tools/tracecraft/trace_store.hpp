@@ -7,6 +7,7 @@
 // idempotent — and recomputes the summary of every trace it touched from all its stored spans.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,6 +71,8 @@ public:
     /// Grows by one with every store() that changed something (for live viewers).
     [[nodiscard]] std::int64_t version() const;
     [[nodiscard]] int user_version() const;
+    /// How long a write waits for another connection's lock before failing (default 5 s).
+    void set_busy_timeout(std::chrono::milliseconds t);
 
     /// Test hook: a new database left at schema `version` (to test migrations).
     static void create_at_version(const std::string& path, int version);
