@@ -90,6 +90,22 @@ set +e; $tc validate tests/data/tool/broken.jsonl > /tmp/tc-validate.txt; rc=$?;
 [ "$rc" -eq 1 ] && grep -q "broken.jsonl:5: steps\[0\].type: unknown step type" /tmp/tc-validate.txt
 $tc view tests/data/tool/fixture.jsonl --color never | grep -q "└─ citation_check \[tool\]"
 $tc export tests/data/tool/fixture.jsonl --html /tmp/tc-export.html | grep -q "4 traces"
+# serve killed with SIGKILL while clients write: the database opens again with every answered trace
+kill_dir=$(mktemp -d)
+$tc serve --port 0 --db "$kill_dir/t.db" > "$kill_dir/log" 2>&1 & serve_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$kill_dir/log" && break; sleep 0.05; done
+url=$(grep -o "http://127.0.0.1:[0-9]*" "$kill_dir/log" | head -1)
+answered=0
+for i in $(seq 1 40); do
+  body=$(printf '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%032x","spanId":"%016x","name":"k%d","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}' "$i" "$i" "$i")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$body" "$url/v1/traces" || true)
+  [ "$code" = 200 ] && answered=$((answered + 1))
+  [ "$i" -eq 30 ] && kill -9 $serve_pid
+done
+wait $serve_pid 2> /dev/null || true
+stored=$($tc query "$kill_dir/t.db" --limit 1000 --format csv | tail -n +2 | wc -l)
+[ "$stored" -eq "$answered" ] || { echo "after SIGKILL: $answered answered, $stored stored"; exit 1; }
+rm -rf "$kill_dir"
 echo "== cmake --install + find_package(tracecraft) from a separate project"
 rm -rf build/install build/consumer
 cmake --install build --prefix build/install > /dev/null

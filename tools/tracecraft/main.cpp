@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
@@ -73,10 +74,24 @@ bool color_wanted(const std::string& mode) {
     return isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
 }
 
-void report_skipped(const opened_source& src, const std::string& path) {
-    if (src.problems.empty()) return;
-    std::cerr << "tracecraft: " << path << ": skipped " << src.problems.size() << " invalid line(s); first: line "
-              << src.problems.front().line << ": " << src.problems.front().message << " ('tracecraft validate' lists them)\n";
+/// The SOURCE argument of the reading commands: declared (also as the first positional
+/// argument) and parsed with the command's other options.
+po::variables_map parse_with_source(const std::vector<std::string>& args, po::options_description& opts, std::string& source) {
+    opts.add_options()("source", po::value(&source)->required(), "a trace database (.db) or a TraceCraft JSONL file");
+    po::positional_options_description pos;
+    pos.add("source", 1);
+    return parse(args, opts, pos);
+}
+
+/// Opens SOURCE; skipped JSONL lines are said in one line on stderr.
+opened_source open_and_report(const std::string& path) {
+    opened_source src = open_source(path);
+    std::set<std::size_t> lines;
+    for (const line_problem& p : src.problems) lines.insert(p.line);
+    if (!lines.empty())
+        std::cerr << "tracecraft: " << path << ": skipped " << lines.size() << " invalid line(s); first: line "
+                  << src.problems.front().line << ": " << src.problems.front().message << " ('tracecraft validate' lists them)\n";
+    return src;
 }
 
 int cmd_serve(const std::vector<std::string>& args) {
@@ -122,21 +137,17 @@ int cmd_view(const std::vector<std::string>& args) {
     po::options_description opts("view options");
     std::string source, color;
     view_options vo;
-    opts.add_options()("help,h", "this help")("source", po::value(&source)->required(), "a trace database (.db) or a TraceCraft JSONL file")
-        ("trace", po::value(&vo.trace_id), "only this trace (32 hex digits or a UUID)")
+    opts.add_options()("help,h", "this help")("trace", po::value(&vo.trace_id), "only this trace (32 hex digits or a UUID)")
         ("limit", po::value(&vo.limit)->default_value(vo.limit), "the newest N traces (without --trace)")
         ("json", po::bool_switch(&vo.json), "the traces as JSON (the viewer's /api/traces/{id} form)")
         ("color", po::value(&color)->default_value("auto"), "auto, always or never (auto: on a terminal, unless NO_COLOR is set)");
-    po::positional_options_description pos;
-    pos.add("source", 1);
-    const auto vm = parse(args, opts, pos);
+    const auto vm = parse_with_source(args, opts, source);
     if (wants_help(vm, "usage: tracecraft view SOURCE [--trace ID] [--json]\n\nThe span tree of each trace with durations, kinds, "
                        "models, tokens, cost, errors and a waterfall bar.", opts))
         return 0;
     if (vo.limit < 1) throw usage_error("--limit: expected a positive number");
     vo.color = color_wanted(color);
-    const opened_source src = open_source(source);
-    report_skipped(src, source);
+    const opened_source src = open_and_report(source);
     render_view(std::cout, *src.store, vo);
     return 0;
 }
@@ -145,12 +156,9 @@ int cmd_stats(const std::vector<std::string>& args) {
     po::options_description opts("stats options");
     std::string source, by;
     bool as_json = false;
-    opts.add_options()("help,h", "this help")("source", po::value(&source)->required(), "a trace database (.db) or a TraceCraft JSONL file")
-        ("by", po::value(&by), "group spans by name, kind or model (default: one row over whole traces)")
+    opts.add_options()("help,h", "this help")("by", po::value(&by), "group spans by name, kind or model (default: one row over whole traces)")
         ("json", po::bool_switch(&as_json), "JSON instead of a table");
-    po::positional_options_description pos;
-    pos.add("source", 1);
-    const auto vm = parse(args, opts, pos);
+    const auto vm = parse_with_source(args, opts, source);
     if (wants_help(vm, "usage: tracecraft stats SOURCE [--by name|kind|model]\n\nTraces, spans, errors, tokens, cost and latency "
                        "percentiles (nearest rank) per group.", opts))
         return 0;
@@ -159,8 +167,7 @@ int cmd_stats(const std::vector<std::string>& args) {
     else if (by == "kind") g = stats_group::kind;
     else if (by == "model") g = stats_group::model;
     else if (!by.empty()) throw usage_error("--by: expected name, kind or model, got '" + by + "'");
-    const opened_source src = open_source(source);
-    report_skipped(src, source);
+    const opened_source src = open_and_report(source);
     render_stats(std::cout, *src.store, g, as_json);
     return 0;
 }
@@ -170,8 +177,7 @@ int cmd_query(const std::vector<std::string>& args) {
     std::string source, since, format;
     trace_filter f;
     f.limit = 50;
-    opts.add_options()("help,h", "this help")("source", po::value(&source)->required(), "a trace database (.db) or a TraceCraft JSONL file")
-        ("name", po::value(&f.name), "trace name contains this (case-insensitive)")
+    opts.add_options()("help,h", "this help")("name", po::value(&f.name), "trace name contains this (case-insensitive)")
         ("service", po::value(&f.service), "service.name equals this")
         ("error", po::bool_switch(&f.errors_only), "only traces with an error")
         ("min-duration-ms", po::value(&f.min_duration_ms), "only traces at least this long")
@@ -180,9 +186,7 @@ int cmd_query(const std::vector<std::string>& args) {
         ("since", po::value(&since), "only traces started after this: ISO-8601 time or an age (30s, 15m, 2h, 7d)")
         ("limit", po::value(&f.limit)->default_value(50), "at most N traces, newest first")
         ("format", po::value(&format)->default_value("table"), "table, json or csv");
-    po::positional_options_description pos;
-    pos.add("source", 1);
-    const auto vm = parse(args, opts, pos);
+    const auto vm = parse_with_source(args, opts, source);
     if (wants_help(vm, "usage: tracecraft query SOURCE [--name] [--error] [--min-duration-ms] [--min-cost] [--model] [--since] "
                        "[--limit] [--format table|json|csv]", opts))
         return 0;
@@ -197,8 +201,7 @@ int cmd_query(const std::vector<std::string>& args) {
         const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         f.since_ns = parse_since(since, now);
     }
-    const opened_source src = open_source(source);
-    report_skipped(src, source);
+    const opened_source src = open_and_report(source);
     std::int64_t total = 0;
     const auto traces = src.store->list(f, &total);
     render_query(std::cout, traces, total, qf);
@@ -240,19 +243,15 @@ int cmd_export(const std::vector<std::string>& args) {
     po::options_description opts("export options");
     std::string source, html, trace;
     std::int64_t limit = 1000;
-    opts.add_options()("help,h", "this help")("source", po::value(&source)->required(), "a trace database (.db) or a TraceCraft JSONL file")
-        ("html", po::value(&html)->required(), "the HTML file to write")
+    opts.add_options()("help,h", "this help")("html", po::value(&html)->required(), "the HTML file to write")
         ("trace", po::value(&trace), "only this trace (the page opens on it)")
         ("limit", po::value(&limit)->default_value(limit), "at most N traces, newest first");
-    po::positional_options_description pos;
-    pos.add("source", 1);
-    const auto vm = parse(args, opts, pos);
+    const auto vm = parse_with_source(args, opts, source);
     if (wants_help(vm, "usage: tracecraft export SOURCE --html OUT [--trace ID]\n\nOne self-contained HTML file (the viewer, its "
                        "script and the traces inlined; no network) that opens from disk.", opts))
         return 0;
     if (limit < 1) throw usage_error("--limit: expected a positive number");
-    const opened_source src = open_source(source);
-    report_skipped(src, source);
+    const opened_source src = open_and_report(source);
     std::vector<trace_summary> traces;
     if (!trace.empty()) {
         const std::string id = normalise_trace_id(trace);
