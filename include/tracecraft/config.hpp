@@ -16,6 +16,7 @@
 
 #include "tracecraft/config_error.hpp"
 #include "tracecraft/exporter.hpp"
+#include "tracecraft/metrics.hpp"
 #include "tracecraft/pricing.hpp"
 #include "tracecraft/processor.hpp"
 #include "tracecraft/redaction.hpp"
@@ -100,8 +101,12 @@ struct trace_config {
     /// about max_attributes_per_span x this for attributes (128 MiB by default) plus the inputs,
     /// outputs and events the code records.
     std::uint32_t max_attribute_value_length = 1 << 20;
-    /// Where finished traces go (fan-out: each exporter gets every batch).
+    /// Where finished traces go (fan-out: each exporter gets every batch). Exporters that take
+    /// metrics (exports_metrics(), e.g. otlp_http_exporter) also get the metrics every
+    /// metrics.export_interval.
     std::vector<exporter_ptr> exporters;
+    /// GenAI and health metrics from every finished trace, before sampling (metrics.hpp).
+    metrics_config metrics;
     /// Debug hook, called by the tail sampler (on the thread that ended the trace, unless a
     /// strand-only processor precedes the sampler) for each trace it drops, with its reason
     /// available from trace_view::sample_reason(). Keep it cheap.

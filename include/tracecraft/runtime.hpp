@@ -92,6 +92,10 @@ struct runtime_stats {
     /// a suspended coroutine destroyed with its io_context, or a coroutine that started inside a
     /// traced one and then ran on a plain executor (asio::co_spawn from traced code).
     std::uint64_t spans_abandoned = 0;
+    /// Metric measurements that went to an overflow series (metrics_config::max_series reached).
+    std::uint64_t metric_series_overflow = 0;
+    std::uint64_t metric_exports = 0;          ///< metric exports delivered (all exporters)
+    std::uint64_t metric_export_failures = 0;  ///< metric exports that failed (said at warn)
 };
 
 class runtime {
@@ -132,6 +136,10 @@ public:
     boost::asio::awaitable<void> async_wait_for_capacity(std::size_t spans);
 
     [[nodiscard]] runtime_stats stats() const noexcept;
+    /// GenAI metrics recorded from every finished trace (before sampling) and the library's
+    /// health, cumulative since the runtime started (metrics.hpp). Empty when
+    /// trace_config::metrics.enabled is false. Any thread.
+    [[nodiscard]] metrics_snapshot metrics() const;
     /// True while accepting traces and the queue is below 90 % of capacity.
     [[nodiscard]] bool is_healthy() const noexcept;
     [[nodiscard]] const trace_config& config() const noexcept;

@@ -21,6 +21,8 @@ inline constexpr setting_range flush_interval_range{"flush_interval_ms", 1, 86'4
 inline constexpr setting_range shutdown_timeout_range{"shutdown_timeout_ms", 0, 86'400'000};   // 0 = no limit
 inline constexpr setting_range max_attributes_range{"max_attributes_per_span", 1, 65535};
 inline constexpr setting_range max_value_length_range{"max_attribute_value_length", 0, std::uint64_t{1} << 28};
+inline constexpr setting_range metric_series_range{"metrics.max_series", 1, 1'000'000};
+inline constexpr setting_range metric_interval_range{"metrics.export_interval_ms", 100, 86'400'000};   // 100 ms .. 1 day
 
 /// Throws config_error(field) unless min <= v <= max.
 inline void check_range(const setting_range& r, std::uint64_t v, const std::string& field) {

@@ -54,6 +54,11 @@ void trace_config::validate() const {
     check_range(max_value_length_range, max_attribute_value_length, "max_attribute_value_length");
     for (std::size_t i = 0; i < exporters.size(); ++i)
         if (!exporters[i]) throw config_error("exporters[" + std::to_string(i) + "]", "is null");
+    check_range(metric_series_range, metrics.max_series, "metrics.max_series");
+    if (metrics.export_interval.count() <= 0) throw config_error("metrics.export_interval", "must be > 0 ms");
+    check_range(metric_interval_range, static_cast<std::uint64_t>(metrics.export_interval.count()), "metrics.export_interval");
+    if (metrics.temporality != metric_temporality::cumulative && metrics.temporality != metric_temporality::delta)
+        throw config_error("metrics.temporality", "must be cumulative or delta");
     if (processors.size() > 255) throw config_error("processors", "at most 255, got " + std::to_string(processors.size()));
     for (std::size_t i = 0; i < processors.size(); ++i)
         if (!processors[i]) throw config_error("processors[" + std::to_string(i) + "]", "is null");

@@ -23,6 +23,7 @@ void runtime_core::on_trace_complete(trace_buffer* t) noexcept {
     t->span_count = n;
     t->span_flags = flags;
     t->has_error.store(err, std::memory_order_relaxed);
+    if (metrics) metrics->record(*t);   // every trace, before any processor (the sampler) decides
     if (inline_processors != 0 && !process_inline(t)) return;   // dropped (counted, freed)
     if (!accepting.load(std::memory_order_acquire) || liveness->gone.load(std::memory_order_acquire)) {
         stats.traces_after_shutdown.fetch_add(1, std::memory_order_relaxed);

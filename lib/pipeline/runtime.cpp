@@ -98,6 +98,9 @@ runtime_core::runtime_core(asio::io_context& c, trace_config config)
     losses = std::make_unique<failure_log>("tracecraft pipeline of '" + cfg.service_name + "' (max_queue_spans " +
                                            std::to_string(cfg.max_queue_spans) + ")");
     bind_processors();   // may throw config_error (e.g. a redaction rule that does not compile)
+    start_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (cfg.metrics.enabled)
+        metrics = std::make_unique<genai_metrics>(cfg.metrics.max_series, cfg.prices ? cfg.prices : price_table::builtin());
     svc.add(this);
 }
 
@@ -244,7 +247,20 @@ runtime_stats runtime::stats() const noexcept {
     r.spans_out_of_order = s.spans_out_of_order.load();
     r.spans_abandoned = s.spans_abandoned.load();
     r.traces_open = core_->open_traces();
+    if (core_->metrics) r.metric_series_overflow = core_->metrics->overflowed();
+    r.metric_exports = s.metric_exports.load();
+    r.metric_export_failures = s.metric_export_failures.load();
     return r;
+}
+
+metrics_snapshot runtime::metrics() const {
+    metrics_snapshot m;
+    if (!core_->metrics) return m;
+    m.start_unix_ns = core_->start_unix_ns;
+    m.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    core_->metrics->collect(m);
+    detail::append_health_metrics(m, stats(), core_->cfg.max_queue_spans);
+    return m;
 }
 
 bool runtime::is_healthy() const noexcept {

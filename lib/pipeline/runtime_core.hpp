@@ -7,6 +7,7 @@
 //   strand only  everything under "strand-only" (handoff.cpp, processing.cpp, delivery.cpp)
 #pragma once
 
+#include "metrics/genai_metrics.hpp"
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,8 @@
 namespace tracecraft::detail {
 
 struct counters {
+    std::atomic<std::uint64_t> metric_exports{0};
+    std::atomic<std::uint64_t> metric_export_failures{0};
     std::atomic<std::uint64_t> traces_started{0};
     std::atomic<std::uint64_t> traces_head_dropped{0};
     std::atomic<std::uint64_t> traces_sampled_out{0};
@@ -93,6 +96,8 @@ struct runtime_core {
     std::atomic<bool> accepting{true};
     std::atomic<bool> room_requested{false};   ///< make_room_on_strand is posted (drop_oldest)
     std::unique_ptr<failure_log> losses;       ///< the pipeline's own losses, said at warn
+    std::unique_ptr<genai_metrics> metrics;    ///< null when cfg.metrics.enabled is false
+    std::int64_t start_unix_ns = 0;            ///< the runtime's start (cumulative metrics' start time)
     std::atomic<bool> warned_after_shutdown{false};
     counters stats;
 

@@ -1,0 +1,471 @@
+#include "metrics/genai_metrics.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "record/view_access.hpp"
+#include "tracecraft/detail/span_record.hpp"
+#include "tracecraft/detail/trace_buffer.hpp"
+
+namespace tracecraft {
+
+const attribute_value* metric_point::attribute(std::string_view key) const noexcept {
+    for (const auto& [k, v] : attributes)
+        if (k == key) return &v;
+    return nullptr;
+}
+
+const metric_data* metrics_snapshot::find(std::string_view name) const noexcept {
+    for (const metric_data& m : metrics)
+        if (m.name == name) return &m;
+    return nullptr;
+}
+
+double metrics_snapshot::total(std::string_view name,
+                               std::initializer_list<std::pair<std::string_view, std::string_view>> where) const {
+    const metric_data* m = find(name);
+    if (!m) return 0;
+    double t = 0;
+    for (const metric_point& p : m->points) {
+        bool match = true;
+        for (const auto& [k, v] : where) {
+            const attribute_value* a = p.attribute(k);
+            match &= a && std::holds_alternative<std::string>(*a) && std::get<std::string>(*a) == v;
+        }
+        if (match) t += m->type == metric_type::histogram ? static_cast<double>(p.count) : p.value;
+    }
+    return t;
+}
+
+namespace detail {
+
+namespace {
+
+// Bucket boundaries the GenAI conventions specify.
+constexpr double duration_bounds[] = {0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
+constexpr double token_bounds[] = {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
+constexpr std::size_t n_bounds = 14;
+static_assert(std::size(duration_bounds) == n_bounds && std::size(token_bounds) == n_bounds);
+
+// Which attributes an instrument carries.
+enum attr_bits : unsigned {
+    a_operation = 1, a_provider = 2, a_request_model = 4, a_response_model = 8, a_error = 16, a_server = 32,
+    a_modality = 64, a_agent_name = 128, a_tool_name = 256, a_workflow_name = 512,
+};
+constexpr unsigned llm_attrs = a_operation | a_provider | a_request_model | a_response_model | a_server;
+
+struct instrument_info {
+    std::string_view name, description, unit;
+    metric_type type;
+    const double* bounds;
+    bool integer;
+    unsigned attrs;
+};
+
+constexpr instrument_info instruments[] = {
+    {"gen_ai.client.operation.duration", "GenAI operation duration.", "s", metric_type::histogram, duration_bounds, false, llm_attrs | a_error},
+    {"gen_ai.client.inference.usage.input_tokens", "The number of input (prompt) tokens used, including cached tokens.", "{token}",
+     metric_type::counter, nullptr, true, llm_attrs | a_modality},
+    {"gen_ai.client.inference.usage.output_tokens", "The number of output (completion) tokens used, including reasoning tokens.",
+     "{token}", metric_type::counter, nullptr, true, llm_attrs | a_modality},
+    {"gen_ai.client.inference.usage.cache_read.input_tokens", "The number of input tokens read from a provider-managed cache.",
+     "{token}", metric_type::counter, nullptr, true, llm_attrs | a_modality},
+    {"gen_ai.client.inference.usage.cache_write.input_tokens", "The number of input tokens written to a provider-managed cache.",
+     "{token}", metric_type::counter, nullptr, true, llm_attrs | a_modality},
+    {"gen_ai.client.inference.usage.reasoning.output_tokens", "The number of output tokens used for reasoning.", "{token}",
+     metric_type::counter, nullptr, true, llm_attrs | a_modality},
+    {"gen_ai.client.inference.operation.input_tokens", "The number of input (prompt) tokens used per inference operation.",
+     "{token}", metric_type::histogram, token_bounds, true, llm_attrs | a_error},
+    {"gen_ai.client.inference.operation.output_tokens", "The number of output (completion) tokens used per inference operation.",
+     "{token}", metric_type::histogram, token_bounds, true, llm_attrs | a_error},
+    {"gen_ai.client.operation.time_to_first_chunk", "Time to receive the first chunk of a streamed response.", "s",
+     metric_type::histogram, duration_bounds, false, llm_attrs},
+    {"gen_ai.client.operation.time_per_output_chunk", "Time per output chunk after the first (the stream's mean per chunk).", "s",
+     metric_type::histogram, duration_bounds, false, llm_attrs},
+    {"gen_ai.invoke_agent.duration", "Duration of an agent invocation.", "s", metric_type::histogram, duration_bounds, false,
+     a_operation | a_agent_name | a_provider | a_request_model | a_error},
+    {"gen_ai.execute_tool.duration", "Duration of a tool execution.", "s", metric_type::histogram, duration_bounds, false,
+     a_operation | a_tool_name | a_error},
+    {"gen_ai.workflow.duration", "Duration of a workflow run.", "s", metric_type::histogram, duration_bounds, false,
+     a_operation | a_workflow_name | a_error},
+    {"tracecraft.cost_usd", "Estimated cost of LLM calls in US dollars (no standard GenAI metric exists for cost).", "USD",
+     metric_type::counter, nullptr, false, a_operation | a_provider | a_request_model},
+};
+static_assert(std::size(instruments) == static_cast<std::size_t>(instrument::count_));
+
+const instrument_info& info(instrument i) noexcept { return instruments[static_cast<std::size_t>(i)]; }
+
+std::uint64_t hash_of(instrument i, const series_attributes& a) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<std::uint64_t>(i);
+    auto mix = [&](std::string_view s) {
+        for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+        h = (h ^ 0xFF) * 0x100000001b3ull;   // separator: ("ab","c") differs from ("a","bc")
+    };
+    mix(a.operation);
+    mix(a.provider);
+    mix(a.request_model);
+    mix(a.response_model);
+    mix(a.error_type);
+    mix(a.server_address);
+    mix(a.name);
+    h = (h ^ static_cast<std::uint64_t>(a.server_port)) * 0x100000001b3ull;
+    return h ? h : 1;   // 0 marks an empty slot
+}
+
+void atomic_add_double(std::atomic<std::uint64_t>& bits, double v) noexcept {
+    std::uint64_t cur = bits.load(std::memory_order_relaxed);
+    while (!bits.compare_exchange_weak(cur, std::bit_cast<std::uint64_t>(std::bit_cast<double>(cur) + v), std::memory_order_relaxed)) {
+    }
+}
+
+template <class Better>
+void atomic_extreme(std::atomic<std::uint64_t>& bits, double v, Better better) noexcept {
+    std::uint64_t cur = bits.load(std::memory_order_relaxed);
+    while (better(v, std::bit_cast<double>(cur)) &&
+           !bits.compare_exchange_weak(cur, std::bit_cast<std::uint64_t>(v), std::memory_order_relaxed)) {
+    }
+}
+
+} // namespace
+
+struct genai_metrics::series {
+    instrument inst;
+    bool overflow = false;
+    std::string operation, provider, request_model, response_model, error_type, server_address, name;
+    std::int64_t server_port = 0;
+    std::atomic<std::uint64_t> count{0};        // histogram count, or an integer counter's value
+    std::atomic<std::uint64_t> sum_bits{0};     // histogram sum, or a double counter's value
+    std::atomic<std::uint64_t> min_bits{std::bit_cast<std::uint64_t>(HUGE_VAL)};
+    std::atomic<std::uint64_t> max_bits{std::bit_cast<std::uint64_t>(-HUGE_VAL)};
+    std::array<std::atomic<std::uint64_t>, n_bounds + 1> buckets{};
+
+    series(instrument i, const series_attributes& a)
+        : inst(i), operation(a.operation), provider(a.provider), request_model(a.request_model), response_model(a.response_model),
+          error_type(a.error_type), server_address(a.server_address), name(a.name), server_port(a.server_port) {}
+
+    [[nodiscard]] bool same(instrument i, const series_attributes& a) const noexcept {
+        return inst == i && !overflow && operation == a.operation && provider == a.provider && request_model == a.request_model &&
+               response_model == a.response_model && error_type == a.error_type && server_address == a.server_address &&
+               name == a.name && server_port == a.server_port;
+    }
+};
+
+genai_metrics::genai_metrics(std::size_t max_series, std::shared_ptr<const price_table> prices)
+    : max_series_(max_series), prices_(std::move(prices)) {
+    std::size_t n = 64;
+    while (n < max_series * 2) n <<= 1;   // at most half full: probes stay short
+    mask_ = n - 1;
+    slots_ = std::make_unique<slot[]>(n);
+}
+
+genai_metrics::~genai_metrics() {
+    for (std::size_t i = 0; i <= mask_; ++i) delete slots_[i].s.load(std::memory_order_acquire);
+    for (auto& o : overflow_) delete o.load(std::memory_order_acquire);
+}
+
+genai_metrics::series* genai_metrics::overflow_series(instrument i) noexcept {
+    overflowed_.fetch_add(1, std::memory_order_relaxed);
+    auto& o = overflow_[static_cast<std::size_t>(i)];
+    series* s = o.load(std::memory_order_acquire);
+    if (s) return s;
+    series* fresh = new (std::nothrow) series(i, {});
+    if (!fresh) return nullptr;
+    fresh->overflow = true;
+    if (o.compare_exchange_strong(s, fresh, std::memory_order_acq_rel)) return fresh;
+    delete fresh;   // another thread made it first
+    return s;
+}
+
+genai_metrics::series* genai_metrics::find(instrument i, const series_attributes& a) noexcept {
+    const std::uint64_t h = hash_of(i, a);
+    for (std::size_t probe = 0, at = h & mask_; probe <= mask_; ++probe, at = (at + 1) & mask_) {
+        slot& sl = slots_[at];
+        std::uint64_t have = sl.hash.load(std::memory_order_acquire);
+        if (have == 0) {
+            if (used_.load(std::memory_order_relaxed) >= max_series_) return overflow_series(i);
+            if (sl.hash.compare_exchange_strong(have, h, std::memory_order_acq_rel)) {
+                // this slot is ours: publish the series (steady state never comes here again)
+                used_.fetch_add(1, std::memory_order_relaxed);
+                series* fresh = new (std::nothrow) series(i, a);
+                sl.s.store(fresh, std::memory_order_release);
+                return fresh;
+            }
+            // another thread claimed the slot meanwhile: `have` holds its hash
+        }
+        if (have != h) continue;
+        series* s = sl.s.load(std::memory_order_acquire);
+        while (!s) {   // claimed, not yet published: a few instructions away
+            s = sl.s.load(std::memory_order_acquire);
+        }
+        if (s->same(i, a)) return s;
+    }
+    return overflow_series(i);
+}
+
+void genai_metrics::add(instrument i, const series_attributes& a, std::int64_t v) noexcept {
+    if (v <= 0) return;
+    if (series* s = find(i, a)) s->count.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
+}
+
+void genai_metrics::add(instrument i, const series_attributes& a, double v) noexcept {
+    if (!(v > 0) || !std::isfinite(v)) return;
+    if (series* s = find(i, a)) atomic_add_double(s->sum_bits, v);
+}
+
+void genai_metrics::observe(instrument i, const series_attributes& a, double v, std::uint64_t n) noexcept {
+    if (!std::isfinite(v) || n == 0) return;
+    series* s = find(i, a);
+    if (!s) return;
+    const double* b = info(i).bounds;
+    const std::size_t bucket = static_cast<std::size_t>(std::lower_bound(b, b + n_bounds, v) - b);   // (b[k-1], b[k]]
+    s->buckets[bucket].fetch_add(n, std::memory_order_relaxed);
+    s->count.fetch_add(n, std::memory_order_relaxed);
+    atomic_add_double(s->sum_bits, v * static_cast<double>(n));
+    atomic_extreme(s->min_bits, v, [](double x, double cur) { return x < cur; });
+    atomic_extreme(s->max_bits, v, [](double x, double cur) { return x > cur; });
+}
+
+namespace {
+
+/// What one span says for the metrics, found in one walk of its attributes (last write wins).
+struct span_facts {
+    std::string_view operation, provider, request_model, response_model, error_type, server_address, agent_name, tool_name;
+    std::int64_t server_port = 0;
+    std::int64_t input_tokens = -1, output_tokens = -1, cache_read = -1, cache_write = -1, reasoning = -1, chunks = -1;
+    double cost = -1, first_chunk = -1;
+
+    explicit span_facts(const span_record& s) noexcept {
+        s.attrs.for_each([&](const attr_entry& e) {
+            const std::string_view k = e.key.view();
+            const value_view& v = e.value;
+            const bool str = v.type() == value_type::string, num = v.type() == value_type::int64;
+            if (k.size() < 10) return;
+            if (k[0] == 'g') {
+                if (k == "gen_ai.operation.name" && str) operation = v.as_string();
+                else if (k == "gen_ai.provider.name" && str) provider = v.as_string();
+                else if (k == "gen_ai.request.model" && str) request_model = v.as_string();
+                else if (k == "gen_ai.response.model" && str) response_model = v.as_string();
+                else if (k == "gen_ai.usage.input_tokens" && num) input_tokens = v.as_int();
+                else if (k == "gen_ai.usage.output_tokens" && num) output_tokens = v.as_int();
+                else if ((k == "gen_ai.usage.cache_read.input_tokens" || k == "gen_ai.usage.cache_read_input_tokens") && num)
+                    cache_read = v.as_int();
+                else if ((k == "gen_ai.usage.cache_creation.input_tokens" || k == "gen_ai.usage.cache_creation_input_tokens") && num)
+                    cache_write = v.as_int();
+                else if (k == "gen_ai.usage.reasoning.output_tokens" && num) reasoning = v.as_int();
+                else if (k == "gen_ai.response.time_to_first_chunk" && v.type() == value_type::float64) first_chunk = v.as_double();
+                else if (k == "gen_ai.agent.name" && str) agent_name = v.as_string();
+                else if (k == "gen_ai.tool.name" && str) tool_name = v.as_string();
+            } else if (k[0] == 't') {
+                if (k == "tracecraft.cost_usd" && v.type() == value_type::float64) cost = v.as_double();
+                else if (k == "tracecraft.stream.chunks" && num) chunks = v.as_int();
+            } else if (k[0] == 's') {
+                if (k == "server.address" && str) server_address = v.as_string();
+                else if (k == "server.port" && num) server_port = v.as_int();
+            } else if (k == "error.type" && str) {
+                error_type = v.as_string();
+            }
+        });
+    }
+};
+
+} // namespace
+
+void genai_metrics::record(const trace_buffer& t) noexcept {
+    t.for_each_span([&](span_record& r) {
+        const span_kind kind = r.kind;
+        if (kind != span_kind::llm && kind != span_kind::agent && kind != span_kind::tool && kind != span_kind::workflow) return;
+        const span_facts f(r);
+        const double seconds = static_cast<double>(view_access::span(&r, &t).duration_ns()) / 1e9;
+        series_attributes a;
+        a.error_type = r.status == status_code::error ? (f.error_type.empty() ? std::string_view("_OTHER") : f.error_type)
+                                                      : std::string_view();
+        if (kind == span_kind::agent) {
+            a.operation = f.operation.empty() ? "invoke_agent" : f.operation;
+            a.name = f.agent_name.empty() ? r.name.view() : f.agent_name;
+            a.provider = f.provider;
+            a.request_model = f.request_model;
+            observe(instrument::agent_duration, a, seconds);
+            return;
+        }
+        if (kind == span_kind::tool) {
+            a.operation = "execute_tool";
+            a.name = f.tool_name.empty() ? r.name.view() : f.tool_name;
+            observe(instrument::tool_duration, a, seconds);
+            return;
+        }
+        if (kind == span_kind::workflow) {
+            a.operation = "invoke_workflow";
+            a.name = r.name.view();
+            observe(instrument::workflow_duration, a, seconds);
+            return;
+        }
+        // an LLM call
+        a.operation = f.operation.empty() ? "chat" : f.operation;
+        a.provider = f.provider;
+        a.request_model = f.request_model;
+        a.response_model = f.response_model;
+        a.server_address = f.server_address;
+        a.server_port = f.server_address.empty() ? 0 : f.server_port;
+        observe(instrument::operation_duration, a, seconds);
+        const bool usage = f.input_tokens >= 0 || f.output_tokens >= 0;
+        if (usage) {
+            observe(instrument::operation_input_tokens, a, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)));
+            observe(instrument::operation_output_tokens, a, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)));
+        }
+        if (f.first_chunk >= 0) {
+            series_attributes s = a;
+            s.error_type = {};
+            observe(instrument::time_to_first_chunk, s, f.first_chunk);
+            if (f.chunks > 1 && seconds > f.first_chunk)
+                observe(instrument::time_per_output_chunk, s, (seconds - f.first_chunk) / static_cast<double>(f.chunks - 1),
+                        static_cast<std::uint64_t>(f.chunks - 1));
+        }
+        series_attributes c = a;   // usage counters and cost carry no error.type
+        c.error_type = {};
+        if (usage) {
+            add(instrument::usage_input_tokens, c, f.input_tokens);
+            add(instrument::usage_output_tokens, c, f.output_tokens);
+        }
+        add(instrument::usage_cache_read_tokens, c, f.cache_read);
+        add(instrument::usage_cache_write_tokens, c, f.cache_write);
+        add(instrument::usage_reasoning_tokens, c, f.reasoning);
+        double cost = f.cost;
+        if (cost < 0 && usage && prices_ && !(f.request_model.empty() && f.response_model.empty())) {
+            const std::string_view model = f.response_model.empty() ? f.request_model : f.response_model;
+            if (auto p = prices_->cost(model, std::max<std::int64_t>(0, f.input_tokens), std::max<std::int64_t>(0, f.output_tokens)))
+                cost = *p;
+        }
+        if (cost > 0) {
+            series_attributes k;
+            k.operation = a.operation;
+            k.provider = a.provider;
+            k.request_model = a.request_model;
+            add(instrument::cost, k, cost);
+        }
+    });
+}
+
+namespace {
+
+void put_attributes(metric_point& p, const genai_metrics::series& s, unsigned attrs) {
+    auto put = [&](unsigned bit, std::string_view key, const std::string& v) {
+        if ((attrs & bit) && !v.empty()) p.attributes.emplace_back(std::string(key), v);
+    };
+    if (s.overflow) {
+        p.attributes.emplace_back("otel.metric.overflow", true);
+        return;
+    }
+    put(a_operation, "gen_ai.operation.name", s.operation);
+    put(a_provider, "gen_ai.provider.name", s.provider);
+    put(a_request_model, "gen_ai.request.model", s.request_model);
+    put(a_response_model, "gen_ai.response.model", s.response_model);
+    put(a_error, "error.type", s.error_type);
+    put(a_server, "server.address", s.server_address);
+    if ((attrs & a_server) && s.server_port > 0) p.attributes.emplace_back("server.port", s.server_port);
+    if (attrs & a_modality) p.attributes.emplace_back("gen_ai.token.modality", std::string("unknown"));
+    put(a_agent_name, "gen_ai.agent.name", s.name);
+    put(a_tool_name, "gen_ai.tool.name", s.name);
+    put(a_workflow_name, "gen_ai.workflow.name", s.name);
+}
+
+} // namespace
+
+void genai_metrics::collect(metrics_snapshot& out) const {
+    std::array<std::vector<const series*>, static_cast<std::size_t>(instrument::count_)> by;
+    for (std::size_t i = 0; i <= mask_; ++i)
+        if (const series* s = slots_[i].s.load(std::memory_order_acquire)) by[static_cast<std::size_t>(s->inst)].push_back(s);
+    for (std::size_t i = 0; i < by.size(); ++i)
+        if (const series* s = overflow_[i].load(std::memory_order_acquire)) by[i].push_back(s);
+    for (std::size_t i = 0; i < by.size(); ++i) {
+        if (by[i].empty()) continue;
+        const instrument_info& in = instruments[i];
+        metric_data m;
+        m.name = std::string(in.name);
+        m.description = std::string(in.description);
+        m.unit = std::string(in.unit);
+        m.type = in.type;
+        if (in.bounds) m.bounds.assign(in.bounds, in.bounds + n_bounds);
+        for (const series* s : by[i]) {
+            metric_point p;
+            put_attributes(p, *s, in.attrs);
+            if (in.type == metric_type::histogram) {
+                p.count = s->count.load(std::memory_order_relaxed);
+                if (p.count == 0) continue;
+                p.sum = std::bit_cast<double>(s->sum_bits.load(std::memory_order_relaxed));
+                p.min = std::bit_cast<double>(s->min_bits.load(std::memory_order_relaxed));
+                p.max = std::bit_cast<double>(s->max_bits.load(std::memory_order_relaxed));
+                for (const auto& b : s->buckets) p.bucket_counts.push_back(b.load(std::memory_order_relaxed));
+            } else {
+                p.integer = in.integer;
+                p.value = in.integer ? static_cast<double>(s->count.load(std::memory_order_relaxed))
+                                     : std::bit_cast<double>(s->sum_bits.load(std::memory_order_relaxed));
+            }
+            m.points.push_back(std::move(p));
+        }
+        // stable order: by attributes, so snapshots compare and exports diff cleanly
+        std::sort(m.points.begin(), m.points.end(), [](const metric_point& x, const metric_point& y) {
+            return x.attributes < y.attributes;
+        });
+        if (!m.points.empty()) out.metrics.push_back(std::move(m));
+    }
+}
+
+void append_health_metrics(metrics_snapshot& out, const runtime_stats& s, std::size_t queue_capacity) {
+    auto counter = [&](std::string name, std::string desc, std::string unit,
+                       std::initializer_list<std::pair<const char*, std::uint64_t>> points, const char* key) {
+        metric_data m;
+        m.name = std::move(name);
+        m.description = std::move(desc);
+        m.unit = std::move(unit);
+        m.type = metric_type::counter;
+        for (const auto& [label, v] : points) {
+            metric_point p;
+            if (key) p.attributes.emplace_back(key, std::string(label));
+            p.value = static_cast<double>(v);
+            m.points.push_back(std::move(p));
+        }
+        out.metrics.push_back(std::move(m));
+    };
+    auto gauge = [&](std::string name, std::string desc, std::string unit, std::uint64_t v) {
+        metric_data m;
+        m.name = std::move(name);
+        m.description = std::move(desc);
+        m.unit = std::move(unit);
+        m.type = metric_type::gauge;
+        metric_point p;
+        p.value = static_cast<double>(v);
+        m.points.push_back(std::move(p));
+        out.metrics.push_back(std::move(m));
+    };
+    counter("tracecraft.traces", "Traces by what became of them.", "{trace}",
+            {{"started", s.traces_started},
+             {"head_dropped", s.traces_head_dropped},
+             {"completed", s.traces_completed},
+             {"sampled_out", s.traces_sampled_out},
+             {"processor_dropped", s.traces_processor_dropped},
+             {"processor_failed", s.traces_processor_failed},
+             {"kept", s.traces_kept},
+             {"queue_dropped", s.traces_queue_dropped},
+             {"after_shutdown", s.traces_after_shutdown}},
+            "outcome");
+    counter("tracecraft.exporter.sent_spans", "Spans delivered to every exporter.", "{span}", {{"", s.spans_exported}}, nullptr);
+    counter("tracecraft.exporter.send_failed_spans", "Spans an exporter failed to deliver.", "{span}",
+            {{"permanent", s.spans_failed_permanent}, {"retry_expired", s.spans_retry_expired}}, "reason");
+    counter("tracecraft.exporter.rejected_spans", "Spans the receiver rejected (OTLP partial success).", "{span}",
+            {{"", s.spans_rejected}}, nullptr);
+    counter("tracecraft.exporter.enqueue_failed_spans", "Spans given up for room in the pipeline, or at shutdown.", "{span}",
+            {{"queue_full", s.spans_queue_dropped}, {"shutdown", s.spans_shutdown_dropped}, {"spool_dropped", s.spans_spool_dropped}},
+            "reason");
+    counter("tracecraft.exporter.retries", "Export attempts after a retryable failure.", "{attempt}", {{"", s.export_retries}}, nullptr);
+    counter("tracecraft.processor.redaction_failures", "Spans fully masked because scanning failed.", "{span}",
+            {{"", s.redaction_failures}}, nullptr);
+    gauge("tracecraft.exporter.queue_size", "Spans waiting in the pipeline (queued or being exported).", "{span}", s.queue_spans);
+    gauge("tracecraft.exporter.queue_capacity", "Capacity of the pipeline (trace_config::max_queue_spans).", "{span}", queue_capacity);
+    gauge("tracecraft.exporter.spooled_spans", "Spans waiting in a disk spool.", "{span}", s.spans_spooled);
+}
+
+} // namespace detail
+} // namespace tracecraft

@@ -1,0 +1,87 @@
+// GenAI metrics recorded from every finished trace (see include/tracecraft/metrics.hpp): the
+// instruments, the lock-free series table, and snapshots.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tracecraft/metrics.hpp"
+#include "tracecraft/pricing.hpp"
+#include "tracecraft/runtime.hpp"
+
+namespace tracecraft::detail {
+
+struct trace_buffer;
+
+enum class instrument : std::uint8_t {
+    operation_duration,
+    usage_input_tokens,
+    usage_output_tokens,
+    usage_cache_read_tokens,
+    usage_cache_write_tokens,
+    usage_reasoning_tokens,
+    operation_input_tokens,
+    operation_output_tokens,
+    time_to_first_chunk,
+    time_per_output_chunk,
+    agent_duration,
+    tool_duration,
+    workflow_duration,
+    cost,
+    count_
+};
+
+/// The attribute values of one series (views while measuring; owned copies in a series).
+struct series_attributes {
+    std::string_view operation, provider, request_model, response_model, error_type, server_address, name;
+    std::int64_t server_port = 0;
+};
+
+class genai_metrics {
+public:
+    genai_metrics(std::size_t max_series, std::shared_ptr<const price_table> prices);
+    ~genai_metrics();
+    genai_metrics(const genai_metrics&) = delete;
+    genai_metrics& operator=(const genai_metrics&) = delete;
+
+    /// Every span of a finished trace (any thread; lock-free).
+    void record(const trace_buffer& t) noexcept;
+
+    /// Cumulative values of every series that saw a measurement.
+    void collect(metrics_snapshot& out) const;
+
+    [[nodiscard]] std::uint64_t overflowed() const noexcept { return overflowed_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t series_count() const noexcept { return used_.load(std::memory_order_relaxed); }
+
+    // measuring (public for tests of the table itself)
+    void add(instrument i, const series_attributes& a, std::int64_t v) noexcept;
+    void add(instrument i, const series_attributes& a, double v) noexcept;
+    void observe(instrument i, const series_attributes& a, double v, std::uint64_t n = 1) noexcept;
+
+    struct series;
+
+private:
+    struct slot {
+        std::atomic<std::uint64_t> hash{0};
+        std::atomic<series*> s{nullptr};
+    };
+    series* find(instrument i, const series_attributes& a) noexcept;
+    series* overflow_series(instrument i) noexcept;
+
+    std::size_t max_series_;
+    std::size_t mask_;
+    std::unique_ptr<slot[]> slots_;
+    std::array<std::atomic<series*>, static_cast<std::size_t>(instrument::count_)> overflow_{};
+    std::atomic<std::size_t> used_{0};
+    std::atomic<std::uint64_t> overflowed_{0};
+    std::shared_ptr<const price_table> prices_;
+};
+
+/// The library's own health as metrics (tracecraft.traces, tracecraft.exporter.*, ...).
+void append_health_metrics(metrics_snapshot& out, const runtime_stats& s, std::size_t queue_capacity);
+
+} // namespace tracecraft::detail
