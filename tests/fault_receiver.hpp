@@ -83,6 +83,7 @@ public:
     int requests = 0;
     std::vector<clock::time_point> request_times;
     std::vector<unsigned> statuses;
+    std::vector<std::string> metric_bodies;   ///< accepted POST /v1/metrics bodies (OTLP/JSON)
 
 private:
     using tcp = boost::asio::ip::tcp;
@@ -152,7 +153,11 @@ private:
                 }
                 self->statuses.push_back(f.status);
                 http::response<http::string_body> res{static_cast<http::status>(f.status), 11};
-                if (f.status >= 200 && f.status < 300) {
+                if (f.status >= 200 && f.status < 300 && parser.get().target() == "/v1/metrics") {
+                    self->metric_bodies.push_back(parser.get().body());
+                    res.set(http::field::content_type, "application/json");
+                    res.body() = "{}";
+                } else if (f.status >= 200 && f.status < 300) {
                     self->accept_spans(parser.get().body(), f.reject);
                     res.set(http::field::content_type, "application/json");
                     res.body() = f.reject ? "{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(f.reject) +

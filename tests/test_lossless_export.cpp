@@ -25,6 +25,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// These tests count and plan trace requests: the metric export (its own requests) is off.
+otlp_http_options traces_only(otlp_http_options o) {
+    o.metrics.enabled = false;
+    return o;
+}
+
 struct scenario;
 std::uint64_t find_max_queue(const std::vector<std::unique_ptr<scenario>>& all, const std::string& name);
 
@@ -100,7 +106,7 @@ void start(asio::io_context& ioc, scenario& sc) {
         o.spool_dir = (std::filesystem::temp_directory_path() / ("tracecraft-matrix-" + std::to_string(::getpid()) + "-" + sc.name)).string();
         std::filesystem::remove_all(o.spool_dir);
     }
-    sc.exp = std::make_shared<otlp_http_exporter>(o);
+    sc.exp = std::make_shared<otlp_http_exporter>(traces_only(o));
     trace_config cfg;
     cfg.service_name = "lossless-" + sc.name;
     cfg.exporters = {sc.exp};
@@ -255,7 +261,7 @@ BOOST_AUTO_TEST_CASE(outage_and_fault_matrix) {
         o.spool_dir = dir;
         o.retry.initial_interval = 50ms;
         o.retry.max_interval = 1000ms;
-        auto exp = std::make_shared<otlp_http_exporter>(o);
+        auto exp = std::make_shared<otlp_http_exporter>(traces_only(o));
         trace_config cfg;
         cfg.exporters = {exp};
         auto rt = std::make_shared<runtime>(ioc, cfg);
@@ -324,7 +330,7 @@ BOOST_AUTO_TEST_CASE(shutdown_deadline_gives_up_and_counts) {
     o.endpoint = rx.endpoint();
     o.retry.initial_interval = 20ms;
     o.retry.max_interval = 100ms;
-    auto exp = std::make_shared<otlp_http_exporter>(o);
+    auto exp = std::make_shared<otlp_http_exporter>(traces_only(o));
     trace_config cfg;
     cfg.exporters = {exp};
     cfg.batch_size = 10;
@@ -358,7 +364,7 @@ BOOST_AUTO_TEST_CASE(retry_policy_gives_up_after_max_elapsed) {
     o.retry.initial_interval = 20ms;
     o.retry.max_interval = 50ms;
     o.retry.max_elapsed = 400ms;
-    auto exp = std::make_shared<otlp_http_exporter>(o);
+    auto exp = std::make_shared<otlp_http_exporter>(traces_only(o));
     auto rt = one_run_then_shutdown(ioc, exp);
     const runtime_stats s = rt->stats();
     BOOST_TEST(s.spans_retry_expired == 1u);
@@ -418,7 +424,7 @@ BOOST_AUTO_TEST_CASE(retrying_stage_around_otlp_retries_again) {
     o.endpoint = rx.endpoint();
     o.protocol = otlp_protocol::http_json;
     o.retry = retry_policy::none();
-    auto exp = std::make_shared<otlp_http_exporter>(o);
+    auto exp = std::make_shared<otlp_http_exporter>(traces_only(o));
     retry_policy outer;
     outer.initial_interval = 10ms;
     auto stage = std::make_shared<retrying_exporter>(exp, outer);

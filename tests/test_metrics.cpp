@@ -246,3 +246,165 @@ BOOST_AUTO_TEST_CASE(disabled_metrics_cost_nothing_and_say_so) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- export over OTLP/HTTP
+
+#include <boost/json.hpp>
+
+#include "fault_receiver.hpp"
+#include "tracecraft/exporters/otlp_http.hpp"
+
+namespace {
+
+struct export_env {
+    asio::io_context ioc;
+    tc_test::fault_receiver rx{ioc};
+    std::shared_ptr<otlp_http_exporter> exp;
+    std::shared_ptr<runtime> rt;
+    explicit export_env(metric_temporality t, bool receiver_up = true) {
+        if (receiver_up) rx.up();
+        otlp_http_options o;
+        if (!receiver_up) o.retry.max_elapsed = std::chrono::milliseconds(200);
+        o.endpoint = rx.endpoint();
+        o.protocol = otlp_protocol::http_json;
+        o.retry.initial_interval = std::chrono::milliseconds(10);
+        o.retry.max_interval = std::chrono::milliseconds(20);
+        o.timeout = std::chrono::milliseconds(500);
+        exp = std::make_shared<otlp_http_exporter>(o);
+        trace_config cfg;
+        cfg.service_name = "metrics-test";
+        cfg.exporters = {exp};
+        cfg.flush_interval = std::chrono::milliseconds(5);
+        cfg.metrics.export_interval = std::chrono::milliseconds(100);
+        cfg.metrics.temporality = t;
+        rt = std::make_shared<runtime>(ioc, cfg);
+    }
+    /// `calls` LLM calls, then the io_context runs for `ms` (periodic exports), then shutdown.
+    void run(int calls, int ms) {
+        truth t;
+        asio::co_spawn(make_executor(ioc, rt.get()), produce(0, calls, 1, &t), asio::detached);
+        auto guard = asio::make_work_guard(ioc);   // the export loop waits in the background
+        ioc.run_for(std::chrono::milliseconds(ms));
+        guard.reset();
+        rt->shutdown();
+        rx.down();
+        ioc.run();
+    }
+};
+
+/// Data points of `name` in one OTLP/JSON metrics body.
+std::vector<boost::json::object> points_of(const std::string& body, std::string_view name, std::int64_t* temporality = nullptr) {
+    std::vector<boost::json::object> out;
+    const auto doc = boost::json::parse(body);
+    for (const auto& rm : doc.at("resourceMetrics").as_array())
+        for (const auto& sm : rm.at("scopeMetrics").as_array())
+            for (const auto& m : sm.at("metrics").as_array()) {
+                if (m.at("name").as_string() != name) continue;
+                const auto& o = m.as_object();
+                const auto& data = o.contains("histogram") ? o.at("histogram") : o.contains("sum") ? o.at("sum") : o.at("gauge");
+                if (temporality && data.as_object().contains("aggregationTemporality"))
+                    *temporality = data.at("aggregationTemporality").to_number<std::int64_t>();
+                for (const auto& p : data.at("dataPoints").as_array()) out.push_back(p.as_object());
+            }
+    return out;
+}
+
+std::uint64_t count_of(const std::vector<boost::json::object>& points) {
+    std::uint64_t n = 0;
+    for (const auto& p : points) n += std::stoull(std::string(p.at("count").as_string()));
+    return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(genai_metrics_export)
+
+BOOST_AUTO_TEST_CASE(cumulative_export_over_otlp_http) {
+    export_env env(metric_temporality::cumulative);
+    env.run(50, 350);
+    BOOST_TEST_REQUIRE(env.rx.metric_bodies.size() >= 3u);   // periodic exports, then the final one
+    std::uint64_t previous = 0;
+    for (const std::string& body : env.rx.metric_bodies) {
+        std::int64_t temporality = 0;
+        const std::uint64_t n = count_of(points_of(body, "gen_ai.client.operation.duration", &temporality));
+        BOOST_TEST(temporality == 2);   // CUMULATIVE
+        BOOST_TEST(n >= previous);
+        previous = n;
+    }
+    BOOST_TEST(previous == 50u);   // the last export holds every call
+    const auto doc = boost::json::parse(env.rx.metric_bodies.back());
+    const auto& res = doc.at("resourceMetrics").at(0).at("resource").at("attributes").as_array();
+    bool service = false;
+    for (const auto& kv : res) service |= kv.at("key") == "service.name" && kv.at("value").at("stringValue") == "metrics-test";
+    BOOST_TEST(service);
+    const auto tokens = points_of(env.rx.metric_bodies.back(), "gen_ai.client.inference.usage.input_tokens");
+    BOOST_TEST_REQUIRE(!tokens.empty());
+    BOOST_TEST(tokens[0].contains("asInt"));
+    const auto health = points_of(env.rx.metric_bodies.back(), "tracecraft.traces");
+    BOOST_TEST(!health.empty());
+    BOOST_TEST(env.rt->stats().metric_exports == env.rx.metric_bodies.size());
+    BOOST_TEST(env.exp->get_stats().metric_exports == env.rx.metric_bodies.size());
+}
+
+BOOST_AUTO_TEST_CASE(delta_exports_add_up_to_the_total) {
+    export_env env(metric_temporality::delta);
+    env.run(40, 350);
+    BOOST_TEST_REQUIRE(!env.rx.metric_bodies.empty());
+    std::uint64_t total = 0;
+    for (const std::string& body : env.rx.metric_bodies) {
+        std::int64_t temporality = 0;
+        const auto pts = points_of(body, "gen_ai.client.operation.duration", &temporality);
+        if (!pts.empty()) BOOST_TEST(temporality == 1);   // DELTA
+        total += count_of(pts);
+    }
+    BOOST_TEST(total == 40u);
+}
+
+BOOST_AUTO_TEST_CASE(a_receiver_down_at_shutdown_costs_one_attempt) {
+    export_env env(metric_temporality::cumulative, false);
+    const auto start = std::chrono::steady_clock::now();
+    env.run(5, 50);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(5)));
+    BOOST_TEST(env.rt->stats().metric_export_failures >= 1u);
+    BOOST_TEST(env.rx.metric_bodies.empty());
+}
+
+BOOST_AUTO_TEST_CASE(environment_variables) {
+    auto env = [](std::map<std::string, std::string> vars) {
+        return otlp_http_options::from_env([vars](const char* n) -> const char* {
+            auto it = vars.find(n);
+            return it == vars.end() ? nullptr : it->second.c_str();
+        });
+    };
+    auto o = env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"}});
+    BOOST_TEST(o.endpoint == "http://collector:4318/v1/traces");
+    BOOST_TEST(o.metrics.endpoint == "http://collector:4318/v1/metrics");
+    o = env({{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "https://m.example/otlp"}, {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"},
+             {"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"}, {"OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-key=abc"}});
+    BOOST_TEST(o.metrics.endpoint == "https://m.example/otlp");
+    BOOST_TEST((o.metrics.protocol == otlp_protocol::http_json));
+    BOOST_TEST(o.metrics.gzip.value_or(false));
+    BOOST_TEST(o.metrics.headers->at(0).second == "abc");
+    BOOST_TEST(!env({{"OTEL_METRICS_EXPORTER", "none"}}).metrics.enabled);
+    BOOST_CHECK_THROW(env({{"OTEL_METRICS_EXPORTER", "prometheus"}}), config_error);
+    BOOST_CHECK_THROW(env({{"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "soon"}}), config_error);
+    // no metric export for an endpoint without /v1/traces and no metrics endpoint
+    otlp_http_options custom;
+    custom.endpoint = "http://127.0.0.1:1/custom";
+    BOOST_TEST(!otlp_http_exporter(custom).exports_metrics());
+    otlp_http_options plain;
+    BOOST_TEST(otlp_http_exporter(plain).exports_metrics());
+    // the runtime's variables
+    const trace_config cfg = load_config("", [](const char* n) -> const char* {
+        if (std::string_view(n) == "OTEL_METRIC_EXPORT_INTERVAL") return "2500";
+        if (std::string_view(n) == "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") return "Delta";
+        return nullptr;
+    });
+    BOOST_TEST(cfg.metrics.export_interval.count() == 2500);
+    BOOST_TEST((cfg.metrics.temporality == metric_temporality::delta));
+    BOOST_CHECK_THROW(load_config("", [](const char* n) -> const char* {
+        return std::string_view(n) == "OTEL_METRIC_EXPORT_INTERVAL" ? "5" : nullptr;
+    }), config_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -183,6 +183,7 @@ struct http_env {
             o.retry.initial_interval = std::chrono::milliseconds(10);
             o.retry.max_interval = std::chrono::milliseconds(50);
         }
+        o.metrics.enabled = false;   // these tests decode every request as traces
         exp = std::make_shared<otlp_http_exporter>(o);
         trace_config cfg;
         cfg.service_name = "otlp-http-test";

@@ -79,6 +79,7 @@ otlp_http_options spool_options(const std::string& endpoint, const std::string& 
     o.spool_dir = dir;
     o.retry.initial_interval = 20ms;
     o.retry.max_interval = 100ms;
+    o.metrics.enabled = false;   // the receiver counts trace requests
     return o;
 }
 

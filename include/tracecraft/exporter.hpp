@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "tracecraft/metrics.hpp"
 #include "tracecraft/span_batch.hpp"
 
 namespace tracecraft {
@@ -72,6 +74,8 @@ struct exporter_environment {
     std::string service_name;
     /// The runtime's counters for deferred deliveries (never null when started by a runtime).
     std::shared_ptr<deferred_delivery> deferred;
+    /// trace_config::metrics.export_interval (an exporter's metric retries end within it).
+    std::chrono::milliseconds metrics_export_interval{60000};
 };
 
 class exporter {
@@ -86,6 +90,11 @@ public:
     /// Flushes, then releases resources. No export_batch calls follow. An exporter must drop
     /// every executor and I/O object of the io_context here: the exporter may outlive it.
     virtual boost::asio::awaitable<void> shutdown();
+    /// True for an exporter that also takes metrics (metrics.hpp): export_metrics is then called
+    /// on the pipeline strand every trace_config::metrics.export_interval and once at shutdown
+    /// (before shutdown()), never concurrently with itself.
+    [[nodiscard]] virtual bool exports_metrics() const noexcept { return false; }
+    virtual boost::asio::awaitable<export_result> export_metrics(const metrics_snapshot& metrics);
 };
 
 using exporter_ptr = std::shared_ptr<exporter>;

@@ -85,6 +85,8 @@ struct metrics_snapshot {
     std::int64_t start_unix_ns = 0;            ///< start of the interval (cumulative: the runtime's start)
     std::int64_t time_unix_ns = 0;
     metric_temporality temporality = metric_temporality::cumulative;
+    /// The last export, at shutdown: an exporter makes one attempt (shutdown is waiting).
+    bool final = false;
     std::vector<metric_data> metrics;
 
     [[nodiscard]] const metric_data* find(std::string_view name) const noexcept;

@@ -307,6 +307,19 @@ void apply_env(trace_config& cfg, const env_lookup& lookup_in) {
         cfg.max_attributes_per_span = static_cast<std::uint32_t>(*n);
     if (auto n = count("TRACECRAFT_MAX_ATTRIBUTE_LENGTH", detail::max_value_length_range))
         cfg.max_attribute_value_length = static_cast<std::uint32_t>(*n);
+    if (auto v = get("TRACECRAFT_METRICS")) cfg.metrics.enabled = parse_bool(v, "TRACECRAFT_METRICS");
+    if (auto n = count("TRACECRAFT_METRICS_MAX_SERIES", detail::metric_series_range)) cfg.metrics.max_series = *n;
+    if (auto n = count("OTEL_METRIC_EXPORT_INTERVAL", detail::metric_interval_range))
+        cfg.metrics.export_interval = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+    if (auto v = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")) {
+        std::string t(v);
+        for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (t == "cumulative") cfg.metrics.temporality = metric_temporality::cumulative;
+        else if (t == "delta" || t == "lowmemory") cfg.metrics.temporality = metric_temporality::delta;
+        else
+            throw config_error("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                               "expected cumulative, delta or lowmemory, got " + config_error::quote(v));
+    }
 }
 
 trace_config load_config(const std::string& path, const env_lookup& lookup_in) {

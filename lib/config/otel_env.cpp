@@ -60,6 +60,26 @@ std::vector<std::pair<std::string, std::string>> parse_kv_list(std::string_view 
     return out;
 }
 
+otlp_protocol parse_protocol(const std::string& p, const std::string& var) {
+    if (p == "http/protobuf") return otlp_protocol::http_protobuf;
+    if (p == "http/json") return otlp_protocol::http_json;
+    throw config_error(var, "expected http/protobuf or http/json, got " + config_error::quote(p) + " (grpc is not supported)");
+}
+
+bool parse_compression(const std::string& c, const std::string& var) {
+    if (c == "gzip") return true;
+    if (c == "none") return false;
+    throw config_error(var, "expected gzip or none, got " + config_error::quote(c));
+}
+
+std::chrono::milliseconds parse_timeout(const std::string& t, const std::string& var) {
+    std::int64_t ms = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
+    if (ec != std::errc() || end != t.data() + t.size() || ms <= 0 || ms > 3'600'000)
+        throw config_error(var, "expected milliseconds between 1 and 3600000, got " + config_error::quote(t));
+    return std::chrono::milliseconds(ms);
+}
+
 } // namespace
 } // namespace detail
 
@@ -88,23 +108,31 @@ otlp_http_options otlp_http_options::from_env(const env_lookup& lookup_in) {
     }
     if (const std::string h = first("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &var); !h.empty())
         o.headers = detail::parse_kv_list(h, var.c_str());
-    if (const std::string p = first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &var); !p.empty()) {
-        if (p == "http/protobuf") o.protocol = otlp_protocol::http_protobuf;
-        else if (p == "http/json") o.protocol = otlp_protocol::http_json;
-        else throw config_error(var, "expected http/protobuf or http/json, got " + config_error::quote(p) + " (grpc is not supported)");
+    if (const std::string p = first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &var); !p.empty())
+        o.protocol = detail::parse_protocol(p, var);
+    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &var); !c.empty())
+        o.gzip = detail::parse_compression(c, var);
+    if (const std::string t = first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &var); !t.empty())
+        o.timeout = detail::parse_timeout(t, var);
+    // metrics: the signal-specific variables; the generic ones (already applied above) otherwise
+    if (const std::string m = get("OTEL_METRICS_EXPORTER"); !m.empty()) {
+        if (m == "none") o.metrics.enabled = false;
+        else if (m != "otlp") throw config_error("OTEL_METRICS_EXPORTER", "expected otlp or none, got " + config_error::quote(m));
     }
-    if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION", &var); !c.empty()) {
-        if (c == "gzip") o.gzip = true;
-        else if (c == "none") o.gzip = false;
-        else throw config_error(var, "expected gzip or none, got " + config_error::quote(c));
+    if (const std::string e = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"); !e.empty()) {
+        o.metrics.endpoint = e;   // used as is
+    } else if (std::string g = get("OTEL_EXPORTER_OTLP_ENDPOINT"); !g.empty()) {
+        while (!g.empty() && g.back() == '/') g.pop_back();
+        o.metrics.endpoint = g + "/v1/metrics";
     }
-    if (const std::string t = first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &var); !t.empty()) {
-        std::int64_t ms = 0;
-        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
-        if (ec != std::errc() || end != t.data() + t.size() || ms <= 0 || ms > 3'600'000)
-            throw config_error(var, "expected milliseconds between 1 and 3600000, got " + config_error::quote(t));
-        o.timeout = std::chrono::milliseconds(ms);
-    }
+    if (const std::string h = get("OTEL_EXPORTER_OTLP_METRICS_HEADERS"); !h.empty())
+        o.metrics.headers = detail::parse_kv_list(h, "OTEL_EXPORTER_OTLP_METRICS_HEADERS");
+    if (const std::string p = get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"); !p.empty())
+        o.metrics.protocol = detail::parse_protocol(p, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL");
+    if (const std::string c = get("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"); !c.empty())
+        o.metrics.gzip = detail::parse_compression(c, "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION");
+    if (const std::string t = get("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"); !t.empty())
+        o.metrics.timeout = detail::parse_timeout(t, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT");
     if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE", &var); !c.empty())
         o.tls.ca_file = c;
     if (const std::string c = first("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &var);

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "record/batch_access.hpp"
+#include "metrics/metrics_export.hpp"
 #include "support/background_wait.hpp"
 #include "record/utf8_repair.hpp"
 #include "support/log_limiter.hpp"
@@ -316,6 +317,7 @@ asio::awaitable<void> shutdown_on_strand(core_ref c) {
         });
     }
     co_await flush_on_strand(core_ref(c));
+    co_await final_metric_export(core_ref(c));   // everything the traces recorded, once more
     if (c->shutdown_timer) c->shutdown_timer->cancel();
     for (auto& d : c->deliveries) co_await d.exp->shutdown();
     for (const auto& p : c->processors) {
@@ -347,7 +349,9 @@ asio::awaitable<void> start_exporters(core_ref c) {
     env.service_name = c->cfg.service_name;
     env.deferred = c->deferred;
     env.io_context = &c->ioc;
+    env.metrics_export_interval = c->cfg.metrics.export_interval;
     for (auto& d : c->deliveries) d.exp->start(env);
+    start_metric_export(*c.get());
     co_return;
 }
 } // namespace tracecraft::detail

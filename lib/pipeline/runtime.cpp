@@ -209,8 +209,10 @@ void runtime::run_blocking(asio::awaitable<void> op) {
 }
 
 
-runtime_stats runtime::stats() const noexcept {
-    const auto& s = core_->stats;
+namespace detail {
+
+runtime_stats stats_of(const runtime_core& core) noexcept {
+    const auto& s = core.stats;
     runtime_stats r;
     r.traces_head_dropped = s.traces_head_dropped.load();
     r.traces_started = s.traces_started.load() + r.traces_head_dropped;
@@ -225,7 +227,7 @@ runtime_stats runtime::stats() const noexcept {
     r.spans_kept = s.spans_kept.load();
     r.spans_queue_dropped = s.spans_queue_dropped.load();
     r.spans_depth_dropped = s.spans_depth_dropped.load();
-    const deferred_delivery& d = *core_->deferred;
+    const deferred_delivery& d = *core.deferred;
     r.spans_exported = s.spans_exported.load() + d.exported.load();
     r.spans_rejected = s.spans_rejected.load() + d.rejected.load();
     r.spans_failed_permanent = s.spans_failed_permanent.load() + d.failed_permanent.load();
@@ -238,7 +240,7 @@ runtime_stats runtime::stats() const noexcept {
     r.batches_queue_dropped = s.batches_queue_dropped.load();
     r.export_retries = s.export_retries.load() + d.retries.load();
     r.batches_exported = s.batches_exported.load();
-    r.queue_spans = core_->pipeline_spans.load();
+    r.queue_spans = core.pipeline_spans.load();
     r.spans_redacted = s.spans_redacted.load();
     r.redaction_failures = s.redaction_failures.load();
     r.redaction_budget_exhausted = s.redaction_budget_exhausted.load();
@@ -246,22 +248,28 @@ runtime_stats runtime::stats() const noexcept {
     r.context_waits = s.context_waits.load();
     r.spans_out_of_order = s.spans_out_of_order.load();
     r.spans_abandoned = s.spans_abandoned.load();
-    r.traces_open = core_->open_traces();
-    if (core_->metrics) r.metric_series_overflow = core_->metrics->overflowed();
+    r.traces_open = core.open_traces();
+    if (core.metrics) r.metric_series_overflow = core.metrics->overflowed();
     r.metric_exports = s.metric_exports.load();
     r.metric_export_failures = s.metric_export_failures.load();
     return r;
 }
 
-metrics_snapshot runtime::metrics() const {
+metrics_snapshot metrics_of(const runtime_core& core) {
     metrics_snapshot m;
-    if (!core_->metrics) return m;
-    m.start_unix_ns = core_->start_unix_ns;
+    if (!core.metrics) return m;
+    m.start_unix_ns = core.start_unix_ns;
     m.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    core_->metrics->collect(m);
-    detail::append_health_metrics(m, stats(), core_->cfg.max_queue_spans);
+    core.metrics->collect(m);
+    append_health_metrics(m, stats_of(core), core.cfg.max_queue_spans);
     return m;
 }
+
+} // namespace detail
+
+runtime_stats runtime::stats() const noexcept { return detail::stats_of(*core_); }
+
+metrics_snapshot runtime::metrics() const { return detail::metrics_of(*core_); }
 
 bool runtime::is_healthy() const noexcept {
     return core_->accepting.load() && !core_->liveness->gone.load() &&

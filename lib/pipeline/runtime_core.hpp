@@ -8,6 +8,7 @@
 #pragma once
 
 #include "metrics/genai_metrics.hpp"
+#include "support/background_wait.hpp"
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -70,6 +71,11 @@ struct context_liveness {
 struct flush_waiter;
 struct inflight_batch;
 
+struct runtime_core;
+/// The counters of runtime::stats() and the snapshot of runtime::metrics() (any thread).
+runtime_stats stats_of(const runtime_core& core) noexcept;
+metrics_snapshot metrics_of(const runtime_core& core);
+
 struct runtime_core {
     explicit runtime_core(boost::asio::io_context& ioc, trace_config cfg);
     ~runtime_core();
@@ -98,6 +104,11 @@ struct runtime_core {
     std::unique_ptr<failure_log> losses;       ///< the pipeline's own losses, said at warn
     std::unique_ptr<genai_metrics> metrics;    ///< null when cfg.metrics.enabled is false
     std::int64_t start_unix_ns = 0;            ///< the runtime's start (cumulative metrics' start time)
+    // --- metric export (strand only) ---
+    std::unique_ptr<background_timer> metrics_timer;   ///< the export loop waits on it
+    metrics_snapshot metrics_sent;                     ///< what the last delta export was taken against
+    bool metrics_exporting = false;                    ///< an export is in progress
+    bool metrics_final_done = false;
     std::atomic<bool> warned_after_shutdown{false};
     counters stats;
 

@@ -230,6 +230,12 @@ trace_server::response trace_server::handle(std::string_view method, std::string
         query = target.substr(q + 1);
     }
     try {
+        if (path == "/v1/metrics") {   // SDKs send metrics to the same port: acknowledged, not stored
+            if (method != "POST") return {405, "application/json", error_json("use POST for /v1/metrics")};
+            ++stats_.metric_requests;
+            const bool proto = lower_trim(content_type) != "application/json";
+            return {200, proto ? "application/x-protobuf" : "application/json", proto ? "" : "{}"};
+        }
         if (path == "/v1/traces") {
             if (method != "POST") return {405, "application/json", error_json("use POST for /v1/traces")};
             return receive_traces(content_type, content_encoding, std::move(body));

@@ -7,6 +7,8 @@
 //                          google.rpc.Status for a malformed body; 413 over the body limit (also
 //                          after decompression); 415 for another content type or encoding; 503 when
 //                          the database cannot take the spans (locked, disk full: the SDK retries).
+//   POST /v1/metrics       acknowledged (200) and counted, not stored: SDKs pointed at this port
+//                          export metrics too
 //   GET  /health           {"status":"ok"}
 //   GET  /api/traces       the trace list (filters as query parameters)
 //   GET  /api/traces/{id}  one trace with its spans
@@ -42,6 +44,7 @@ struct serve_options {
 
 struct server_stats {
     std::uint64_t requests = 0, export_requests = 0, spans_stored = 0, spans_rejected = 0;
+    std::uint64_t metric_requests = 0;   ///< POST /v1/metrics: acknowledged, not stored
     std::uint64_t bad_requests = 0, too_large = 0, unsupported = 0, store_failures = 0, redactions = 0, jsonl_lines = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,20 @@ struct otlp_tls_options {
     /// Verify the server's chain and host name. With neither ca_file nor ca_pem the system
     /// store is used. Turning this off is for tests only.
     bool verify_peer = true;
+};
+
+/// Where the runtime's metrics (trace_config::metrics) go: the same collector, over a connection
+/// of their own, with the traces' settings unless one is given here.
+struct otlp_metrics_options {
+    /// OTEL_METRICS_EXPORTER=none turns metric export off.
+    bool enabled = true;
+    /// Full URL of the metrics endpoint. Empty: the traces endpoint with its "/v1/traces"
+    /// replaced by "/v1/metrics" (an endpoint without that path exports no metrics).
+    std::string endpoint;
+    std::optional<otlp_protocol> protocol;
+    std::optional<std::vector<std::pair<std::string, std::string>>> headers;
+    std::optional<bool> gzip;
+    std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct otlp_http_options {
@@ -63,6 +78,8 @@ struct otlp_http_options {
     otlp_tls_options tls;
     /// Resource attributes besides service.name (taken from the runtime) and telemetry.sdk.*.
     std::vector<std::pair<std::string, attribute_value>> resource_attributes;
+    /// The runtime's GenAI and health metrics, exported to /v1/metrics (see otlp_metrics_options).
+    otlp_metrics_options metrics;
 
     /// Options from the standard OTEL_EXPORTER_OTLP_* variables with the spec's precedence:
     /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is; OTEL_EXPORTER_OTLP_ENDPOINT gets
@@ -71,6 +88,9 @@ struct otlp_http_options {
     /// *_CERTIFICATE, *_CLIENT_CERTIFICATE, *_CLIENT_KEY (TLS files); OTEL_SERVICE_NAME and
     /// OTEL_RESOURCE_ATTRIBUTES. Signal-specific variables win over generic ones. Also
     /// TRACECRAFT_SPOOL_DIR, TRACECRAFT_SPOOL_MAX_BYTES and TRACECRAFT_SPOOL_FSYNC (true/false).
+    /// Metrics: OTEL_METRICS_EXPORTER (otlp | none), OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (as is;
+    /// else OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/metrics"), OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+    /// _PROTOCOL, _COMPRESSION, _TIMEOUT (else the generic or traces' values).
     static otlp_http_options from_env(const env_lookup& lookup = {});
 };
 
@@ -85,6 +105,8 @@ struct otlp_http_stats {
     std::uint64_t expired_spans = 0;    ///< retryable failures given up by the retry policy
     std::uint64_t cancelled_spans = 0;  ///< given up when the caller cancelled (queue room, shutdown)
     std::uint64_t connections = 0;
+    std::uint64_t metric_exports = 0;          ///< metric exports delivered to /v1/metrics
+    std::uint64_t metric_export_failures = 0;  ///< metric exports that failed (after retries)
     std::uint16_t last_status = 0;      ///< last HTTP status received (0: none yet)
     std::uint64_t spooled_spans = 0;    ///< gauge: waiting in the spool
     std::uint64_t spool_bytes = 0;      ///< gauge
@@ -111,10 +133,16 @@ public:
     /// force_flush, then the spool's sender stops (what it holds stays for the next start).
     boost::asio::awaitable<void> shutdown() override;
 
+    /// Metrics go to /v1/metrics on a connection of their own (otlp_http_options::metrics).
+    [[nodiscard]] bool exports_metrics() const noexcept override { return mst_ != nullptr; }
+    boost::asio::awaitable<export_result> export_metrics(const metrics_snapshot& metrics) override;
+
     [[nodiscard]] otlp_http_stats get_stats() const noexcept;
 
 private:
     std::shared_ptr<detail::otlp_http_state> st_;
+    std::shared_ptr<detail::otlp_http_state> mst_;   ///< the metrics connection (null: no metric export)
+    std::chrono::milliseconds metrics_retry_window_{60000};
 };
 
 } // namespace tracecraft

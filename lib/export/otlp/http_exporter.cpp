@@ -1,5 +1,6 @@
 // OTLP/HTTP exporter on Boost.Beast.
 #include "tracecraft/exporters/otlp_http.hpp"
+#include "tracecraft/otlp/metrics.hpp"
 
 #include <zlib.h>
 
@@ -27,6 +28,7 @@
 #include "export/delivery/retry.hpp"
 #include "export/delivery/spool.hpp"
 #include "support/background_wait.hpp"
+#include "support/log_limiter.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/log.hpp"
 #include "export/otlp/protobuf_encoder.hpp"
@@ -74,6 +76,7 @@ struct otlp_http_state {
         permanent_spans{0}, expired_spans{0}, cancelled_spans{0}, connections{0};
     std::atomic<std::uint16_t> last_status{0};
     std::unique_ptr<failure_log> failures;   ///< names the endpoint
+    log_limiter metric_log;                  ///< metric export failures (the metrics connection)
 
     // --- the disk spool (spool_dir), strand only ---
     std::unique_ptr<spool> sp;
@@ -230,6 +233,31 @@ otlp_http_exporter::otlp_http_exporter(otlp_http_options options) : st_(std::mak
             st_->sp = std::make_unique<detail::spool>(so);
         } catch (const std::exception& e) {
             throw config_error("otlp_http.spool_dir", e.what());
+        }
+    }
+    // the metrics connection: the traces' settings unless the metrics options say otherwise
+    if (options.metrics.enabled) {
+        std::string url = options.metrics.endpoint;
+        constexpr std::string_view traces_path = "/v1/traces";
+        if (url.empty() && options.endpoint.size() > traces_path.size() && options.endpoint.ends_with(traces_path))
+            url = options.endpoint.substr(0, options.endpoint.size() - traces_path.size()) + "/v1/metrics";
+        if (!url.empty()) {
+            otlp_http_options m = options;
+            m.endpoint = url;
+            m.spool_dir.clear();
+            if (options.metrics.protocol) m.protocol = *options.metrics.protocol;
+            if (options.metrics.headers) m.headers = *options.metrics.headers;
+            if (options.metrics.gzip) m.gzip = *options.metrics.gzip;
+            if (options.metrics.timeout) m.timeout = *options.metrics.timeout;
+            mst_ = std::make_shared<detail::otlp_http_state>();
+            try {
+                detail::parse_endpoint(url, *mst_);
+            } catch (const config_error& e) {
+                throw config_error("otlp_http.metrics.endpoint", std::string(e.what()).substr(e.field().size() + 2));
+            }
+            if (mst_->use_tls) mst_->ssl_ctx = detail::make_tls_context(m.tls);
+            mst_->failures = std::make_unique<detail::failure_log>("otlp_http metrics exporter to " + url);   // transport failures
+            mst_->opt = std::move(m);
         }
     }
     st_->opt = std::move(options);
@@ -488,6 +516,12 @@ void otlp_http_exporter::start(const exporter_environment& env) {
     attrs.emplace_back("telemetry.sdk.language", std::string("cpp"));
     attrs.emplace_back("telemetry.sdk.version", std::string("0.1.0"));
     st.resource.conventions = st.opt.conventions;
+    metrics_retry_window_ = env.metrics_export_interval;
+    if (mst_) {
+        mst_->ex = env.executor;
+        mst_->ioc = env.io_context;
+        mst_->resource = st.resource;
+    }
     if (!st.sp) return;
     st.deferred = env.deferred ? env.deferred : std::make_shared<deferred_delivery>();
     if (!st.ioc) throw config_error("otlp_http.spool_dir", "the exporter was started without an io_context");
@@ -602,6 +636,42 @@ asio::awaitable<void> otlp_http_exporter::shutdown() {
     st->failures->flush();
     st->reset();
     st->ex = asio::any_io_executor();
+    if (auto m = mst_) {
+        m->failures->flush();
+        m->reset();
+        m->ex = asio::any_io_executor();
+    }
+}
+
+asio::awaitable<export_result> otlp_http_exporter::export_metrics(const metrics_snapshot& metrics) {
+    auto st = mst_;
+    if (!st || !st->ex) co_return export_result::failure("otlp_http metrics: not started (or shut down)");
+    const bool json = st->opt.protocol == otlp_protocol::http_json;
+    std::string body;
+    if (json)
+        otlp::encode_metrics_request_json(metrics, st->resource, body);
+    else
+        otlp::encode_metrics_request(metrics, st->resource, body);
+    if (st->opt.gzip) body = detail::gzip_compress(body);
+    // Retries end before the next export is due: a newer snapshot supersedes this one (cumulative
+    // values lose nothing; delta ones are merged back by the runtime when an export fails).
+    retry_policy policy = metrics.final ? retry_policy::none() : st->opt.retry;
+    policy.max_elapsed = std::chrono::milliseconds(std::min<std::int64_t>(policy.max_elapsed.count(),
+                                                                          std::max<std::int64_t>(metrics_retry_window_.count(), 1)));
+    detail::attempt_fn attempt = [st, b = std::make_shared<const std::string>(std::move(body)), json]() {
+        return detail::attempt_post(st, *b, json, st->opt.gzip);
+    };
+    export_result r = co_await detail::run_with_retries(policy, st->ex, attempt, nullptr, st->ioc);
+    if (r.success) {
+        st->exported.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        const std::uint64_t failed = st->failed.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (st->metric_log.allow())
+            logger()->warn("otlp_http: metric export to {} failed ({} so far; the next export carries the values): {}",
+                           st->opt.endpoint, failed, r.error);
+        r.error = "otlp_http metrics: " + r.error;
+    }
+    co_return r;
 }
 
 otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
@@ -622,6 +692,10 @@ otlp_http_stats otlp_http_exporter::get_stats() const noexcept {
     s.spool_corrupt_records = st_->spool_corrupt.load();
     s.spool_replayed_spans = st_->spool_replayed.load();
     s.connections = st_->connections.load();
+    if (mst_) {
+        s.metric_exports = mst_->exported.load();
+        s.metric_export_failures = mst_->failed.load();
+    }
     return s;
 }
 
