@@ -7,6 +7,7 @@
 #include <new>
 
 #include "record/view_access.hpp"
+#include "support/utf8.hpp"
 #include "tracecraft/detail/span_record.hpp"
 #include "tracecraft/detail/trace_buffer.hpp"
 
@@ -143,13 +144,34 @@ struct genai_metrics::series {
     std::array<std::atomic<std::uint64_t>, n_bounds + 1> buckets{};
 
     series(instrument i, const series_attributes& a)
-        : inst(i), operation(a.operation), provider(a.provider), request_model(a.request_model), response_model(a.response_model),
-          error_type(a.error_type), server_address(a.server_address), name(a.name), server_port(a.server_port) {}
+        : inst(i), operation(valid(a.operation)), provider(valid(a.provider)), request_model(valid(a.request_model)),
+          response_model(valid(a.response_model)), error_type(valid(a.error_type)), server_address(valid(a.server_address)),
+          name(valid(a.name)), server_port(a.server_port) {}
+
+    /// Metric attributes leave as OTLP strings: bytes that are not UTF-8 become U+FFFD (a span's
+    /// strings are repaired the same way when it is exported). The lookup compares raw bytes.
+    static std::string valid(std::string_view s) {
+        if (is_valid_utf8(s)) return std::string(s);
+        std::string out;
+        append_valid_utf8(out, s);
+        return out;
+    }
 
     [[nodiscard]] bool same(instrument i, const series_attributes& a) const noexcept {
-        return inst == i && !overflow && operation == a.operation && provider == a.provider && request_model == a.request_model &&
-               response_model == a.response_model && error_type == a.error_type && server_address == a.server_address &&
-               name == a.name && server_port == a.server_port;
+        return inst == i && !overflow && server_port == a.server_port &&
+               eq(operation, a.operation) && eq(provider, a.provider) && eq(request_model, a.request_model) &&
+               eq(response_model, a.response_model) && eq(error_type, a.error_type) && eq(server_address, a.server_address) &&
+               eq(name, a.name);
+    }
+    /// A stored (repaired) string against a measured one: equal, or the measured one repairs to it.
+    static bool eq(const std::string& stored, std::string_view raw) noexcept {
+        if (stored == raw) return true;
+        if (is_valid_utf8(raw)) return false;
+        try {
+            return stored == valid(raw);
+        } catch (const std::bad_alloc&) {
+            return false;   // out of memory: measured into another series
+        }
     }
 };
 
@@ -171,8 +193,12 @@ genai_metrics::series* genai_metrics::overflow_series(instrument i) noexcept {
     auto& o = overflow_[static_cast<std::size_t>(i)];
     series* s = o.load(std::memory_order_acquire);
     if (s) return s;
-    series* fresh = new (std::nothrow) series(i, {});
-    if (!fresh) return nullptr;
+    series* fresh = nullptr;
+    try {
+        fresh = new series(i, {});
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
     fresh->overflow = true;
     if (o.compare_exchange_strong(s, fresh, std::memory_order_acq_rel)) return fresh;
     delete fresh;   // another thread made it first
@@ -189,7 +215,12 @@ genai_metrics::series* genai_metrics::find(instrument i, const series_attributes
             if (sl.hash.compare_exchange_strong(have, h, std::memory_order_acq_rel)) {
                 // this slot is ours: publish the series (steady state never comes here again)
                 used_.fetch_add(1, std::memory_order_relaxed);
-                series* fresh = new (std::nothrow) series(i, a);
+                series* fresh = nullptr;
+                try {
+                    fresh = new series(i, a);
+                } catch (const std::bad_alloc&) {
+                    fresh = nullptr;   // the slot stays claimed and empty: lookups skip it
+                }
                 sl.s.store(fresh, std::memory_order_release);
                 return fresh;
             }
@@ -197,10 +228,9 @@ genai_metrics::series* genai_metrics::find(instrument i, const series_attributes
         }
         if (have != h) continue;
         series* s = sl.s.load(std::memory_order_acquire);
-        while (!s) {   // claimed, not yet published: a few instructions away
+        for (int spin = 0; !s && spin < 1 << 20; ++spin)   // claimed, not yet published: a few instructions away
             s = sl.s.load(std::memory_order_acquire);
-        }
-        if (s->same(i, a)) return s;
+        if (s && s->same(i, a)) return s;
     }
     return overflow_series(i);
 }

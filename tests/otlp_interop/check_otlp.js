@@ -156,8 +156,64 @@ for (const name of ['request.json', 'request.json.gz']) {
   compare(normalise(obj, true), name);
 }
 
+// ---- metrics: ExportMetricsServiceRequest --------------------------------------------------
+const MetricsRequest = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+const mexpected = JSON.parse(fs.readFileSync(path.join(dir, 'metrics_expected.json'), 'utf8'));
+
+function normaliseMetrics(obj, json, label) {
+  const out = {};
+  check(obj.resourceMetrics.length === 1, `${label}: one ResourceMetrics`);
+  const rm = obj.resourceMetrics[0];
+  const res = attrMap(rm.resource.attributes, json);
+  check(res['service.name'] && res['service.name'].value === 'otlp-fixture', `${label}: resource service.name`);
+  for (const m of rm.scopeMetrics[0].metrics) {
+    const type = m.histogram ? 'histogram' : m.sum ? 'sum' : m.gauge ? 'gauge' : 'none';
+    const data = m[type];
+    if (type === 'sum') {
+      check(data.isMonotonic === true, `${label}: ${m.name} is monotonic`);
+      check(Number(data.aggregationTemporality) === 2, `${label}: ${m.name} cumulative`);
+    }
+    if (type === 'histogram') check(Number(data.aggregationTemporality) === 2, `${label}: ${m.name} cumulative`);
+    const points = (data.dataPoints || []).map((p) => {
+      const attrs = {};
+      for (const kv of p.attributes || []) attrs[kv.key] = String(anyValue(kv.value || {}, json).value);
+      const o = { attributes: attrs };
+      check(String(p.timeUnixNano) !== '0', `${label}: ${m.name} has a time`);
+      if (type === 'histogram') {
+        o.count = String(p.count);
+        o.sum = Number(p.sum);
+        o.bucketCounts = (p.bucketCounts || []).map(String);
+        check((p.explicitBounds || []).length + 1 === o.bucketCounts.length, `${label}: ${m.name} buckets = bounds + 1`);
+        const total = o.bucketCounts.reduce((a, b) => a + BigInt(b), 0n);
+        check(String(total) === o.count, `${label}: ${m.name} bucket counts add up to count`);
+      } else {
+        o.value = p.asInt !== undefined && p.asInt !== null ? String(p.asInt) : Number(p.asDouble);
+      }
+      return o;
+    });
+    out[m.name] = { type, unit: m.unit, bounds: (type === 'histogram' ? (data.dataPoints[0].explicitBounds || []) : []).map(Number), points };
+  }
+  return out;
+}
+
+for (const name of ['metrics.pb', 'metrics.json']) {
+  let obj;
+  if (name.endsWith('.pb')) {
+    const msg = MetricsRequest.decode(read(name));
+    check(MetricsRequest.verify(msg) === null, `${name}: verify: ${MetricsRequest.verify(msg)}`);
+    obj = MetricsRequest.toObject(msg, { longs: String, bytes: Array, enums: Number, defaults: false, arrays: true });
+  } else {
+    obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(read(name)));
+    check(MetricsRequest.fromObject(obj).resourceMetrics.length === 1, `${name}: fromObject`);
+  }
+  const got = normaliseMetrics(obj, name.endsWith('.json'), name);
+  eq(Object.keys(got).sort(), Object.keys(mexpected).sort(), `${name}: metric names`);
+  for (const [metric, want] of Object.entries(mexpected)) eq(got[metric], want, `${name}: ${metric}`);
+}
+
 if (failures) {
   console.error(`${failures} mismatch(es)`);
   process.exit(1);
 }
-console.log(`OTLP bodies match: ${expected.spans.length} spans x {protobuf, protobuf+gzip, json, json+gzip}`);
+console.log(`OTLP bodies match: ${expected.spans.length} spans x {protobuf, protobuf+gzip, json, json+gzip}; ` +
+            `${Object.keys(mexpected).length} metrics x {protobuf, json}`);

@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include "tracecraft/otlp/metrics.hpp"
 #include "tracecraft/otlp/json.hpp"
 #include "tracecraft/otlp/protobuf.hpp"
 #include "tracecraft/tracecraft.hpp"
@@ -199,6 +200,36 @@ int main(int argc, char** argv) {
     write(dir + "/request.pb.gz", gzip(cap->pb));
     write(dir + "/request.json", cap->js);
     write(dir + "/request.json.gz", gzip(cap->js));
+    // The runtime's metrics of the same traces (ExportMetricsServiceRequest), with what they should say.
+    const metrics_snapshot m = rt->metrics();
+    std::string mpb, mjs;
+    otlp::encode_metrics_request(m, cap->resource, mpb);
+    otlp::encode_metrics_request_json(m, cap->resource, mjs);
+    json::object mexp;
+    for (const metric_data& d : m.metrics) {
+        json::array points;
+        for (const metric_point& p : d.points) {
+            json::object po;
+            json::object a;
+            for (const auto& [k, v] : p.attributes) a[k] = to_display_string(v);
+            po["attributes"] = std::move(a);
+            if (d.type == metric_type::histogram) {
+                po["count"] = std::to_string(p.count);
+                po["sum"] = p.sum;
+                json::array b;
+                for (std::uint64_t c : p.bucket_counts) b.emplace_back(std::to_string(c));
+                po["bucketCounts"] = std::move(b);
+            } else {
+                po["value"] = p.integer ? json::value(std::to_string(static_cast<std::int64_t>(p.value))) : json::value(p.value);
+            }
+            points.push_back(std::move(po));
+        }
+        mexp[d.name] = json::object{{"type", d.type == metric_type::histogram ? "histogram" : d.type == metric_type::counter ? "sum" : "gauge"},
+                                    {"unit", d.unit}, {"bounds", json::value_from(d.bounds)}, {"points", std::move(points)}};
+    }
+    write(dir + "/metrics_expected.json", json::serialize(mexp));
+    write(dir + "/metrics.pb", mpb);
+    write(dir + "/metrics.json", mjs);
     std::printf("wrote %zu spans to %s\n", cap->spans.size(), dir.c_str());
     return 0;
 }
