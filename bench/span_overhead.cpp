@@ -5,6 +5,7 @@
 //     w2        rate 0, keep-errors off (spans not recorded at all)
 //     w2e       rate 0, keep-errors on (every span buffered until its trace ends, then dropped)
 //     baseline  the same loop with no tracing (the io_context yield per run)
+//   TRACECRAFT_METRICS=false: the same without GenAI metrics (their cost is the difference).
 //     resume, resume_traced
 //               `runs` co_await post resumptions of one coroutine, spawned plainly or by
 //               tracecraft::spawn under a root span (no spans inside): the context slot's cost.
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: span_overhead w1|w2|w2e|baseline|resume|resume_traced [runs]\n");
         return 2;
     }
+    tracecraft::apply_env(cfg);   // TRACECRAFT_METRICS=false: the same run without GenAI metrics
     auto rt = tracecraft::init(ioc, cfg);
     double loop_s = 0, bare_s = 0;
     if (mode == "baseline")
@@ -90,12 +92,12 @@ int main(int argc, char** argv) {
     const auto [total_s, cpu] = w1::run_to_shutdown(ioc, *rt);
     const auto st = rt->stats();
     const double spans = static_cast<double>(runs) * w1::spans_per_run;
-    std::printf("{\"bench\":\"span_overhead\",\"mode\":\"%s\",\"runs\":%lld,\"spans\":%.0f,"
+    std::printf("{\"bench\":\"span_overhead\",\"mode\":\"%s\",\"metrics\":%s,\"runs\":%lld,\"spans\":%.0f,"
                 "\"ns_per_span\":%.1f,\"bare_ns_per_span\":%.1f,\"net_ns_per_span\":%.1f,"
                 "\"spans_per_s\":%.0f,\"loop_s\":%.4f,\"total_s\":%.4f,"
                 "\"exported\":%llu,\"dropped\":%llu,\"sampled_out_traces\":%llu,\"head_dropped_traces\":%llu,"
                 "\"cpu_s\":%.3f,\"peak_rss_kib\":%ld}\n",
-                mode.c_str(), static_cast<long long>(runs), spans, loop_s * 1e9 / spans, bare_s * 1e9 / spans,
+                mode.c_str(), cfg.metrics.enabled ? "true" : "false", static_cast<long long>(runs), spans, loop_s * 1e9 / spans, bare_s * 1e9 / spans,
                 (loop_s - bare_s) * 1e9 / spans, spans / loop_s, loop_s,
                 total_s, static_cast<unsigned long long>(sink->spans()),
                 static_cast<unsigned long long>(st.spans_queue_dropped),

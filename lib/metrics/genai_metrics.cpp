@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <new>
 
 #include "record/view_access.hpp"
@@ -99,21 +100,21 @@ static_assert(std::size(instruments) == static_cast<std::size_t>(instrument::cou
 
 const instrument_info& info(instrument i) noexcept { return instruments[static_cast<std::size_t>(i)]; }
 
-std::uint64_t hash_of(instrument i, const series_attributes& a) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<std::uint64_t>(i);
-    auto mix = [&](std::string_view s) {
-        for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-        h = (h ^ 0xFF) * 0x100000001b3ull;   // separator: ("ab","c") differs from ("a","bc")
-    };
-    mix(a.operation);
-    mix(a.provider);
-    mix(a.request_model);
-    mix(a.response_model);
-    mix(a.error_type);
-    mix(a.server_address);
-    mix(a.name);
-    h = (h ^ static_cast<std::uint64_t>(a.server_port)) * 0x100000001b3ull;
-    return h ? h : 1;   // 0 marks an empty slot
+/// One hash of the attribute set, word at a time (std::hash of each string), kind mixed in.
+std::uint64_t hash_of(operation_kind k, const series_attributes& a) noexcept {
+    const std::hash<std::string_view> h;
+    std::uint64_t x = 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(k) + 1);
+    auto mix = [&](std::uint64_t v) { x = (x ^ v) * 0xff51afd7ed558ccdull + 0x9E3779B97F4A7C15ull; };
+    mix(h(a.operation));
+    mix(h(a.provider));
+    mix(h(a.request_model));
+    mix(h(a.response_model));
+    mix(h(a.error_type));
+    mix(h(a.server_address));
+    mix(h(a.name));
+    mix(static_cast<std::uint64_t>(a.server_port));
+    x ^= x >> 31;
+    return x ? x : 1;   // 0 marks an empty slot
 }
 
 void atomic_add_double(std::atomic<std::uint64_t>& bits, double v) noexcept {
@@ -130,21 +131,43 @@ void atomic_extreme(std::atomic<std::uint64_t>& bits, double v, Better better) n
     }
 }
 
-} // namespace
-
-struct genai_metrics::series {
-    instrument inst;
-    bool overflow = false;
-    std::string operation, provider, request_model, response_model, error_type, server_address, name;
-    std::int64_t server_port = 0;
-    std::atomic<std::uint64_t> count{0};        // histogram count, or an integer counter's value
-    std::atomic<std::uint64_t> sum_bits{0};     // histogram sum, or a double counter's value
+/// An explicit-bucket histogram (the conventions' 14 boundaries, 15 buckets).
+struct histogram {
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::uint64_t> sum_bits{0};
     std::atomic<std::uint64_t> min_bits{std::bit_cast<std::uint64_t>(HUGE_VAL)};
     std::atomic<std::uint64_t> max_bits{std::bit_cast<std::uint64_t>(-HUGE_VAL)};
     std::array<std::atomic<std::uint64_t>, n_bounds + 1> buckets{};
 
-    series(instrument i, const series_attributes& a)
-        : inst(i), operation(valid(a.operation)), provider(valid(a.provider)), request_model(valid(a.request_model)),
+    void observe(const double* bounds, double v, std::uint64_t n) noexcept {
+        if (!std::isfinite(v) || n == 0) return;
+        std::size_t b = 0;   // (bounds[b-1], bounds[b]]: a short linear scan beats a binary search here
+        while (b < n_bounds && v > bounds[b]) ++b;
+        buckets[b].fetch_add(n, std::memory_order_relaxed);
+        count.fetch_add(n, std::memory_order_relaxed);
+        atomic_add_double(sum_bits, v * static_cast<double>(n));
+        atomic_extreme(min_bits, v, [](double x, double c) { return x < c; });
+        atomic_extreme(max_bits, v, [](double x, double c) { return x > c; });
+    }
+};
+
+// the histograms and counters of a series, by operation kind
+enum hist_slot : std::size_t { h_duration, h_input_tokens, h_output_tokens, h_first_chunk, h_per_chunk, n_hists };
+enum usage_slot : std::size_t { u_input, u_output, u_cache_read, u_cache_write, u_reasoning, n_usage };
+
+} // namespace
+
+struct genai_metrics::series {
+    operation_kind kind;
+    bool overflow = false;
+    std::string operation, provider, request_model, response_model, error_type, server_address, name;
+    std::int64_t server_port = 0;
+    std::array<histogram, n_hists> hist;          // agent / tool / workflow use h_duration only
+    std::array<std::atomic<std::uint64_t>, n_usage> usage{};
+    std::atomic<std::uint64_t> cost_bits{0};
+
+    series(operation_kind k, const series_attributes& a)
+        : kind(k), operation(valid(a.operation)), provider(valid(a.provider)), request_model(valid(a.request_model)),
           response_model(valid(a.response_model)), error_type(valid(a.error_type)), server_address(valid(a.server_address)),
           name(valid(a.name)), server_port(a.server_port) {}
 
@@ -157,11 +180,10 @@ struct genai_metrics::series {
         return out;
     }
 
-    [[nodiscard]] bool same(instrument i, const series_attributes& a) const noexcept {
-        return inst == i && !overflow && server_port == a.server_port &&
-               eq(operation, a.operation) && eq(provider, a.provider) && eq(request_model, a.request_model) &&
-               eq(response_model, a.response_model) && eq(error_type, a.error_type) && eq(server_address, a.server_address) &&
-               eq(name, a.name);
+    [[nodiscard]] bool same(operation_kind k, const series_attributes& a) const noexcept {
+        return kind == k && !overflow && server_port == a.server_port && eq(request_model, a.request_model) &&
+               eq(operation, a.operation) && eq(provider, a.provider) && eq(response_model, a.response_model) &&
+               eq(error_type, a.error_type) && eq(server_address, a.server_address) && eq(name, a.name);
     }
     /// A stored (repaired) string against a measured one: equal, or the measured one repairs to it.
     static bool eq(const std::string& stored, std::string_view raw) noexcept {
@@ -188,14 +210,14 @@ genai_metrics::~genai_metrics() {
     for (auto& o : overflow_) delete o.load(std::memory_order_acquire);
 }
 
-genai_metrics::series* genai_metrics::overflow_series(instrument i) noexcept {
+genai_metrics::series* genai_metrics::overflow_series(operation_kind k) noexcept {
     overflowed_.fetch_add(1, std::memory_order_relaxed);
-    auto& o = overflow_[static_cast<std::size_t>(i)];
+    auto& o = overflow_[static_cast<std::size_t>(k)];
     series* s = o.load(std::memory_order_acquire);
     if (s) return s;
     series* fresh = nullptr;
     try {
-        fresh = new series(i, {});
+        fresh = new series(k, {});
     } catch (const std::bad_alloc&) {
         return nullptr;
     }
@@ -205,19 +227,19 @@ genai_metrics::series* genai_metrics::overflow_series(instrument i) noexcept {
     return s;
 }
 
-genai_metrics::series* genai_metrics::find(instrument i, const series_attributes& a) noexcept {
-    const std::uint64_t h = hash_of(i, a);
+genai_metrics::series* genai_metrics::find(operation_kind k, const series_attributes& a) noexcept {
+    const std::uint64_t h = hash_of(k, a);
     for (std::size_t probe = 0, at = h & mask_; probe <= mask_; ++probe, at = (at + 1) & mask_) {
         slot& sl = slots_[at];
         std::uint64_t have = sl.hash.load(std::memory_order_acquire);
         if (have == 0) {
-            if (used_.load(std::memory_order_relaxed) >= max_series_) return overflow_series(i);
+            if (used_.load(std::memory_order_relaxed) >= max_series_) return overflow_series(k);
             if (sl.hash.compare_exchange_strong(have, h, std::memory_order_acq_rel)) {
                 // this slot is ours: publish the series (steady state never comes here again)
                 used_.fetch_add(1, std::memory_order_relaxed);
                 series* fresh = nullptr;
                 try {
-                    fresh = new series(i, a);
+                    fresh = new series(k, a);
                 } catch (const std::bad_alloc&) {
                     fresh = nullptr;   // the slot stays claimed and empty: lookups skip it
                 }
@@ -230,32 +252,9 @@ genai_metrics::series* genai_metrics::find(instrument i, const series_attributes
         series* s = sl.s.load(std::memory_order_acquire);
         for (int spin = 0; !s && spin < 1 << 20; ++spin)   // claimed, not yet published: a few instructions away
             s = sl.s.load(std::memory_order_acquire);
-        if (s && s->same(i, a)) return s;
+        if (s && s->same(k, a)) return s;
     }
-    return overflow_series(i);
-}
-
-void genai_metrics::add(instrument i, const series_attributes& a, std::int64_t v) noexcept {
-    if (v <= 0) return;
-    if (series* s = find(i, a)) s->count.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
-}
-
-void genai_metrics::add(instrument i, const series_attributes& a, double v) noexcept {
-    if (!(v > 0) || !std::isfinite(v)) return;
-    if (series* s = find(i, a)) atomic_add_double(s->sum_bits, v);
-}
-
-void genai_metrics::observe(instrument i, const series_attributes& a, double v, std::uint64_t n) noexcept {
-    if (!std::isfinite(v) || n == 0) return;
-    series* s = find(i, a);
-    if (!s) return;
-    const double* b = info(i).bounds;
-    const std::size_t bucket = static_cast<std::size_t>(std::lower_bound(b, b + n_bounds, v) - b);   // (b[k-1], b[k]]
-    s->buckets[bucket].fetch_add(n, std::memory_order_relaxed);
-    s->count.fetch_add(n, std::memory_order_relaxed);
-    atomic_add_double(s->sum_bits, v * static_cast<double>(n));
-    atomic_extreme(s->min_bits, v, [](double x, double cur) { return x < cur; });
-    atomic_extreme(s->max_bits, v, [](double x, double cur) { return x > cur; });
+    return overflow_series(k);
 }
 
 namespace {
@@ -271,23 +270,27 @@ struct span_facts {
         s.attrs.for_each([&](const attr_entry& e) {
             const std::string_view k = e.key.view();
             const value_view& v = e.value;
-            const bool str = v.type() == value_type::string, num = v.type() == value_type::int64;
             if (k.size() < 10) return;
+            const bool str = v.type() == value_type::string, num = v.type() == value_type::int64;
             if (k[0] == 'g') {
-                if (k == "gen_ai.operation.name" && str) operation = v.as_string();
-                else if (k == "gen_ai.provider.name" && str) provider = v.as_string();
-                else if (k == "gen_ai.request.model" && str) request_model = v.as_string();
-                else if (k == "gen_ai.response.model" && str) response_model = v.as_string();
-                else if (k == "gen_ai.usage.input_tokens" && num) input_tokens = v.as_int();
-                else if (k == "gen_ai.usage.output_tokens" && num) output_tokens = v.as_int();
-                else if ((k == "gen_ai.usage.cache_read.input_tokens" || k == "gen_ai.usage.cache_read_input_tokens") && num)
-                    cache_read = v.as_int();
-                else if ((k == "gen_ai.usage.cache_creation.input_tokens" || k == "gen_ai.usage.cache_creation_input_tokens") && num)
-                    cache_write = v.as_int();
-                else if (k == "gen_ai.usage.reasoning.output_tokens" && num) reasoning = v.as_int();
-                else if (k == "gen_ai.response.time_to_first_chunk" && v.type() == value_type::float64) first_chunk = v.as_double();
-                else if (k == "gen_ai.agent.name" && str) agent_name = v.as_string();
-                else if (k == "gen_ai.tool.name" && str) tool_name = v.as_string();
+                if (k[7] == 'r' || k[7] == 'o' || k[7] == 'p') {   // gen_ai.request / .response / .operation / .provider
+                    if (k == "gen_ai.operation.name" && str) operation = v.as_string();
+                    else if (k == "gen_ai.provider.name" && str) provider = v.as_string();
+                    else if (k == "gen_ai.request.model" && str) request_model = v.as_string();
+                    else if (k == "gen_ai.response.model" && str) response_model = v.as_string();
+                    else if (k == "gen_ai.response.time_to_first_chunk" && v.type() == value_type::float64) first_chunk = v.as_double();
+                } else if (k[7] == 'u') {   // gen_ai.usage.*
+                    if (!num) return;
+                    if (k == "gen_ai.usage.input_tokens") input_tokens = v.as_int();
+                    else if (k == "gen_ai.usage.output_tokens") output_tokens = v.as_int();
+                    else if (k == "gen_ai.usage.cache_read.input_tokens" || k == "gen_ai.usage.cache_read_input_tokens") cache_read = v.as_int();
+                    else if (k == "gen_ai.usage.cache_creation.input_tokens" || k == "gen_ai.usage.cache_creation_input_tokens")
+                        cache_write = v.as_int();
+                    else if (k == "gen_ai.usage.reasoning.output_tokens") reasoning = v.as_int();
+                } else if (str) {
+                    if (k == "gen_ai.agent.name") agent_name = v.as_string();
+                    else if (k == "gen_ai.tool.name") tool_name = v.as_string();
+                }
             } else if (k[0] == 't') {
                 if (k == "tracecraft.cost_usd" && v.type() == value_type::float64) cost = v.as_double();
                 else if (k == "tracecraft.stream.chunks" && num) chunks = v.as_int();
@@ -301,6 +304,10 @@ struct span_facts {
     }
 };
 
+void add_count(std::atomic<std::uint64_t>& c, std::int64_t v) noexcept {
+    if (v > 0) c.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
+}
+
 } // namespace
 
 void genai_metrics::record(const trace_buffer& t) noexcept {
@@ -310,107 +317,150 @@ void genai_metrics::record(const trace_buffer& t) noexcept {
         const span_facts f(r);
         const double seconds = static_cast<double>(view_access::span(&r, &t).duration_ns()) / 1e9;
         series_attributes a;
-        a.error_type = r.status == status_code::error ? (f.error_type.empty() ? std::string_view("_OTHER") : f.error_type)
-                                                      : std::string_view();
+        if (r.status == status_code::error) a.error_type = f.error_type.empty() ? std::string_view("_OTHER") : f.error_type;
+        operation_kind k;
         if (kind == span_kind::agent) {
+            k = operation_kind::agent;
             a.operation = f.operation.empty() ? "invoke_agent" : f.operation;
             a.name = f.agent_name.empty() ? r.name.view() : f.agent_name;
             a.provider = f.provider;
             a.request_model = f.request_model;
-            observe(instrument::agent_duration, a, seconds);
-            return;
-        }
-        if (kind == span_kind::tool) {
+        } else if (kind == span_kind::tool) {
+            k = operation_kind::tool;
             a.operation = "execute_tool";
             a.name = f.tool_name.empty() ? r.name.view() : f.tool_name;
-            observe(instrument::tool_duration, a, seconds);
-            return;
-        }
-        if (kind == span_kind::workflow) {
+        } else if (kind == span_kind::workflow) {
+            k = operation_kind::workflow;
             a.operation = "invoke_workflow";
             a.name = r.name.view();
-            observe(instrument::workflow_duration, a, seconds);
-            return;
+        } else {
+            k = operation_kind::llm;
+            a.operation = f.operation.empty() ? "chat" : f.operation;
+            a.provider = f.provider;
+            a.request_model = f.request_model;
+            a.response_model = f.response_model;
+            a.server_address = f.server_address;
+            a.server_port = f.server_address.empty() ? 0 : f.server_port;
         }
-        // an LLM call
-        a.operation = f.operation.empty() ? "chat" : f.operation;
-        a.provider = f.provider;
-        a.request_model = f.request_model;
-        a.response_model = f.response_model;
-        a.server_address = f.server_address;
-        a.server_port = f.server_address.empty() ? 0 : f.server_port;
-        observe(instrument::operation_duration, a, seconds);
+        series* s = find(k, a);
+        if (!s) return;
+        s->hist[h_duration].observe(duration_bounds, seconds, 1);
+        if (k != operation_kind::llm) return;
         const bool usage = f.input_tokens >= 0 || f.output_tokens >= 0;
         if (usage) {
-            observe(instrument::operation_input_tokens, a, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)));
-            observe(instrument::operation_output_tokens, a, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)));
+            s->hist[h_input_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)), 1);
+            s->hist[h_output_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)), 1);
+            add_count(s->usage[u_input], f.input_tokens);
+            add_count(s->usage[u_output], f.output_tokens);
         }
+        add_count(s->usage[u_cache_read], f.cache_read);
+        add_count(s->usage[u_cache_write], f.cache_write);
+        add_count(s->usage[u_reasoning], f.reasoning);
         if (f.first_chunk >= 0) {
-            series_attributes s = a;
-            s.error_type = {};
-            observe(instrument::time_to_first_chunk, s, f.first_chunk);
-            if (f.chunks > 1 && seconds > f.first_chunk)
-                observe(instrument::time_per_output_chunk, s, (seconds - f.first_chunk) / static_cast<double>(f.chunks - 1),
-                        static_cast<std::uint64_t>(f.chunks - 1));
+            s->hist[h_first_chunk].observe(duration_bounds, f.first_chunk, 1);
+            if (f.chunks > 1 && seconds > f.first_chunk)   // the stream's mean per chunk, once per chunk after the first
+                s->hist[h_per_chunk].observe(duration_bounds, (seconds - f.first_chunk) / static_cast<double>(f.chunks - 1),
+                                             static_cast<std::uint64_t>(f.chunks - 1));
         }
-        series_attributes c = a;   // usage counters and cost carry no error.type
-        c.error_type = {};
-        if (usage) {
-            add(instrument::usage_input_tokens, c, f.input_tokens);
-            add(instrument::usage_output_tokens, c, f.output_tokens);
-        }
-        add(instrument::usage_cache_read_tokens, c, f.cache_read);
-        add(instrument::usage_cache_write_tokens, c, f.cache_write);
-        add(instrument::usage_reasoning_tokens, c, f.reasoning);
         double cost = f.cost;
         if (cost < 0 && usage && prices_ && !(f.request_model.empty() && f.response_model.empty())) {
             const std::string_view model = f.response_model.empty() ? f.request_model : f.response_model;
             if (auto p = prices_->cost(model, std::max<std::int64_t>(0, f.input_tokens), std::max<std::int64_t>(0, f.output_tokens)))
                 cost = *p;
         }
-        if (cost > 0) {
-            series_attributes k;
-            k.operation = a.operation;
-            k.provider = a.provider;
-            k.request_model = a.request_model;
-            add(instrument::cost, k, cost);
-        }
+        if (cost > 0 && std::isfinite(cost)) atomic_add_double(s->cost_bits, cost);
     });
 }
 
 namespace {
 
-void put_attributes(metric_point& p, const genai_metrics::series& s, unsigned attrs) {
-    auto put = [&](unsigned bit, std::string_view key, const std::string& v) {
-        if ((attrs & bit) && !v.empty()) p.attributes.emplace_back(std::string(key), v);
-    };
+using attribute_list = std::vector<std::pair<std::string, attribute_value>>;
+
+attribute_list attributes_of(const genai_metrics::series& s, unsigned attrs) {
+    attribute_list out;
     if (s.overflow) {
-        p.attributes.emplace_back("otel.metric.overflow", true);
-        return;
+        out.emplace_back("otel.metric.overflow", true);
+        return out;
     }
+    auto put = [&](unsigned bit, std::string_view key, const std::string& v) {
+        if ((attrs & bit) && !v.empty()) out.emplace_back(std::string(key), v);
+    };
     put(a_operation, "gen_ai.operation.name", s.operation);
     put(a_provider, "gen_ai.provider.name", s.provider);
     put(a_request_model, "gen_ai.request.model", s.request_model);
     put(a_response_model, "gen_ai.response.model", s.response_model);
     put(a_error, "error.type", s.error_type);
     put(a_server, "server.address", s.server_address);
-    if ((attrs & a_server) && s.server_port > 0) p.attributes.emplace_back("server.port", s.server_port);
-    if (attrs & a_modality) p.attributes.emplace_back("gen_ai.token.modality", std::string("unknown"));
+    if ((attrs & a_server) && s.server_port > 0) out.emplace_back("server.port", s.server_port);
+    if (attrs & a_modality) out.emplace_back("gen_ai.token.modality", std::string("unknown"));
     put(a_agent_name, "gen_ai.agent.name", s.name);
     put(a_tool_name, "gen_ai.tool.name", s.name);
     put(a_workflow_name, "gen_ai.workflow.name", s.name);
+    return out;
+}
+
+/// Points of one instrument, merged by attribute set (series that differ only in an attribute
+/// the instrument leaves out add up).
+using point_map = std::map<attribute_list, metric_point>;
+
+void add_histogram(point_map& m, attribute_list attrs, const histogram& h) {
+    const std::uint64_t n = h.count.load(std::memory_order_relaxed);
+    if (n == 0) return;
+    metric_point& p = m[attrs];
+    if (p.bucket_counts.empty()) {
+        p.attributes = std::move(attrs);
+        p.bucket_counts.assign(n_bounds + 1, 0);
+        p.min = HUGE_VAL;
+        p.max = -HUGE_VAL;
+    }
+    p.count += n;
+    p.sum += std::bit_cast<double>(h.sum_bits.load(std::memory_order_relaxed));
+    p.min = std::min(p.min, std::bit_cast<double>(h.min_bits.load(std::memory_order_relaxed)));
+    p.max = std::max(p.max, std::bit_cast<double>(h.max_bits.load(std::memory_order_relaxed)));
+    for (std::size_t i = 0; i <= n_bounds; ++i) p.bucket_counts[i] += h.buckets[i].load(std::memory_order_relaxed);
+}
+
+void add_counter(point_map& m, attribute_list attrs, double v, bool integer) {
+    if (v <= 0) return;
+    metric_point& p = m[attrs];
+    if (p.attributes.empty()) p.attributes = std::move(attrs);
+    p.integer = integer;
+    p.value += v;
 }
 
 } // namespace
 
 void genai_metrics::collect(metrics_snapshot& out) const {
-    std::array<std::vector<const series*>, static_cast<std::size_t>(instrument::count_)> by;
+    std::array<point_map, static_cast<std::size_t>(instrument::count_)> points;
+    auto at = [&](instrument i) -> point_map& { return points[static_cast<std::size_t>(i)]; };
+    auto visit = [&](const series& s) {
+        auto attrs = [&](instrument i) { return attributes_of(s, info(i).attrs); };
+        if (s.kind != operation_kind::llm) {
+            const instrument i = s.kind == operation_kind::agent ? instrument::agent_duration
+                                 : s.kind == operation_kind::tool ? instrument::tool_duration
+                                                                  : instrument::workflow_duration;
+            add_histogram(at(i), attrs(i), s.hist[h_duration]);
+            return;
+        }
+        add_histogram(at(instrument::operation_duration), attrs(instrument::operation_duration), s.hist[h_duration]);
+        add_histogram(at(instrument::operation_input_tokens), attrs(instrument::operation_input_tokens), s.hist[h_input_tokens]);
+        add_histogram(at(instrument::operation_output_tokens), attrs(instrument::operation_output_tokens), s.hist[h_output_tokens]);
+        add_histogram(at(instrument::time_to_first_chunk), attrs(instrument::time_to_first_chunk), s.hist[h_first_chunk]);
+        add_histogram(at(instrument::time_per_output_chunk), attrs(instrument::time_per_output_chunk), s.hist[h_per_chunk]);
+        constexpr std::pair<instrument, usage_slot> usage[] = {
+            {instrument::usage_input_tokens, u_input}, {instrument::usage_output_tokens, u_output},
+            {instrument::usage_cache_read_tokens, u_cache_read}, {instrument::usage_cache_write_tokens, u_cache_write},
+            {instrument::usage_reasoning_tokens, u_reasoning}};
+        for (const auto& [i, slot] : usage)
+            add_counter(at(i), attrs(i), static_cast<double>(s.usage[slot].load(std::memory_order_relaxed)), true);
+        add_counter(at(instrument::cost), attrs(instrument::cost), std::bit_cast<double>(s.cost_bits.load(std::memory_order_relaxed)), false);
+    };
     for (std::size_t i = 0; i <= mask_; ++i)
-        if (const series* s = slots_[i].s.load(std::memory_order_acquire)) by[static_cast<std::size_t>(s->inst)].push_back(s);
-    for (std::size_t i = 0; i < by.size(); ++i)
-        if (const series* s = overflow_[i].load(std::memory_order_acquire)) by[i].push_back(s);
-    for (std::size_t i = 0; i < by.size(); ++i) {
-        if (by[i].empty()) continue;
+        if (const series* s = slots_[i].s.load(std::memory_order_acquire)) visit(*s);
+    for (const auto& o : overflow_)
+        if (const series* s = o.load(std::memory_order_acquire)) visit(*s);
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        if (points[i].empty()) continue;
         const instrument_info& in = instruments[i];
         metric_data m;
         m.name = std::string(in.name);
@@ -418,28 +468,8 @@ void genai_metrics::collect(metrics_snapshot& out) const {
         m.unit = std::string(in.unit);
         m.type = in.type;
         if (in.bounds) m.bounds.assign(in.bounds, in.bounds + n_bounds);
-        for (const series* s : by[i]) {
-            metric_point p;
-            put_attributes(p, *s, in.attrs);
-            if (in.type == metric_type::histogram) {
-                p.count = s->count.load(std::memory_order_relaxed);
-                if (p.count == 0) continue;
-                p.sum = std::bit_cast<double>(s->sum_bits.load(std::memory_order_relaxed));
-                p.min = std::bit_cast<double>(s->min_bits.load(std::memory_order_relaxed));
-                p.max = std::bit_cast<double>(s->max_bits.load(std::memory_order_relaxed));
-                for (const auto& b : s->buckets) p.bucket_counts.push_back(b.load(std::memory_order_relaxed));
-            } else {
-                p.integer = in.integer;
-                p.value = in.integer ? static_cast<double>(s->count.load(std::memory_order_relaxed))
-                                     : std::bit_cast<double>(s->sum_bits.load(std::memory_order_relaxed));
-            }
-            m.points.push_back(std::move(p));
-        }
-        // stable order: by attributes, so snapshots compare and exports diff cleanly
-        std::sort(m.points.begin(), m.points.end(), [](const metric_point& x, const metric_point& y) {
-            return x.attributes < y.attributes;
-        });
-        if (!m.points.empty()) out.metrics.push_back(std::move(m));
+        for (auto& [attrs, p] : points[i]) m.points.push_back(std::move(p));   // ordered by attributes
+        out.metrics.push_back(std::move(m));
     }
 }
 

@@ -35,12 +35,19 @@ enum class instrument : std::uint8_t {
     count_
 };
 
+/// What a series measures: one kind of operation.
+enum class operation_kind : std::uint8_t { llm, agent, tool, workflow, count_ };
+
 /// The attribute values of one series (views while measuring; owned copies in a series).
 struct series_attributes {
     std::string_view operation, provider, request_model, response_model, error_type, server_address, name;
     std::int64_t server_port = 0;
 };
 
+/// One lookup per span: a series holds every instrument of its operation kind for one attribute
+/// set (an LLM series: duration, token histograms, stream timings, usage counters and cost).
+/// Instruments whose conventions leave an attribute out (usage counters carry no error.type)
+/// are merged over it when collected.
 class genai_metrics {
 public:
     genai_metrics(std::size_t max_series, std::shared_ptr<const price_table> prices);
@@ -57,11 +64,6 @@ public:
     [[nodiscard]] std::uint64_t overflowed() const noexcept { return overflowed_.load(std::memory_order_relaxed); }
     [[nodiscard]] std::size_t series_count() const noexcept { return used_.load(std::memory_order_relaxed); }
 
-    // measuring (public for tests of the table itself)
-    void add(instrument i, const series_attributes& a, std::int64_t v) noexcept;
-    void add(instrument i, const series_attributes& a, double v) noexcept;
-    void observe(instrument i, const series_attributes& a, double v, std::uint64_t n = 1) noexcept;
-
     struct series;
 
 private:
@@ -69,13 +71,13 @@ private:
         std::atomic<std::uint64_t> hash{0};
         std::atomic<series*> s{nullptr};
     };
-    series* find(instrument i, const series_attributes& a) noexcept;
-    series* overflow_series(instrument i) noexcept;
+    series* find(operation_kind k, const series_attributes& a) noexcept;
+    series* overflow_series(operation_kind k) noexcept;
 
     std::size_t max_series_;
     std::size_t mask_;
     std::unique_ptr<slot[]> slots_;
-    std::array<std::atomic<series*>, static_cast<std::size_t>(instrument::count_)> overflow_{};
+    std::array<std::atomic<series*>, static_cast<std::size_t>(operation_kind::count_)> overflow_{};
     std::atomic<std::size_t> used_{0};
     std::atomic<std::uint64_t> overflowed_{0};
     std::shared_ptr<const price_table> prices_;

@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "tracecraft/log.hpp"
@@ -116,6 +117,13 @@ asio::awaitable<void> final_metric_export(core_ref c) {
     if (!c->metrics_timer || c->metrics_final_done) co_return;
     c->metrics_final_done = true;
     c->metrics_timer->cancel();
+    // a periodic export still under way (retrying within its interval) finishes first
+    asio::steady_timer wait(c->strand);
+    while (c->metrics_exporting) {
+        wait.expires_after(std::chrono::milliseconds(1));
+        auto op = wait.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await std::move(op);
+    }
     co_await export_once(core_ref(c), true);
 }
 
