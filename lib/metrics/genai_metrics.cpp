@@ -105,13 +105,14 @@ std::uint64_t hash_of(operation_kind k, const series_attributes& a) noexcept {
     const std::hash<std::string_view> h;
     std::uint64_t x = 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(k) + 1);
     auto mix = [&](std::uint64_t v) { x = (x ^ v) * 0xff51afd7ed558ccdull + 0x9E3779B97F4A7C15ull; };
-    mix(h(a.operation));
-    mix(h(a.provider));
-    mix(h(a.request_model));
-    mix(h(a.response_model));
-    mix(h(a.error_type));
-    mix(h(a.server_address));
-    mix(h(a.name));
+    auto mix_string = [&](std::string_view s) { mix(s.empty() ? 0x5bd1e995ull : h(s)); };   // most are empty
+    mix_string(a.operation);
+    mix_string(a.provider);
+    mix_string(a.request_model);
+    mix_string(a.response_model);
+    mix_string(a.error_type);
+    mix_string(a.server_address);
+    mix_string(a.name);
     mix(static_cast<std::uint64_t>(a.server_port));
     x ^= x >> 31;
     return x ? x : 1;   // 0 marks an empty slot
