@@ -408,3 +408,50 @@ BOOST_AUTO_TEST_CASE(environment_variables) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(genai_content_capture)
+
+BOOST_AUTO_TEST_CASE(message_content_switch) {
+    for (const bool capture : {true, false}) {
+        trace_config cfg;
+        cfg.capture_message_content = capture;
+        tc_test::traced_env env(cfg);
+        auto body = []() -> asio::awaitable<void> {
+            run_options ro;
+            ro.input = "what is my balance?";
+            run_scope run("assistant", ro);
+            {
+                span_scope llm("chat", span_kind::llm);
+                llm.set_input("prompt", "secret prompt").set_output("completion", "secret answer");
+                llm.set_model("gpt-4o").set_tokens(3, 4);
+            }
+            {
+                llm_stream s("chat", "gpt-4o", "openai");
+                s.on_chunk("streamed secret");
+                s.finish();
+            }
+            run.set_run_output("here it is");
+            co_return;
+        };
+        asio::co_spawn(make_executor(env.ioc, env.rt.get()), body(), asio::detached);
+        env.ioc.run();
+        const auto spans = env.finish();
+        BOOST_TEST_REQUIRE(spans.size() == 3u);
+        std::size_t content = 0;
+        for (const auto& s : spans) content += s.inputs.size() + s.outputs.size();
+        BOOST_TEST((content > 0) == capture, "capture " << capture << ": " << content << " inputs/outputs");
+        // the rest of the span is kept either way, and the metrics count the calls
+        const span_data* llm = tc_test::find_span(spans, "chat");
+        BOOST_TEST_REQUIRE(llm != nullptr);
+        BOOST_TEST(env.rt->metrics().total("gen_ai.client.operation.duration") == 2.0);
+    }
+    const trace_config off = load_config("", [](const char* n) -> const char* {
+        return std::string_view(n) == "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" ? "false" : nullptr;
+    });
+    BOOST_TEST(!off.capture_message_content);
+    BOOST_CHECK_THROW(load_config("", [](const char* n) -> const char* {
+        return std::string_view(n) == "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" ? "maybe" : nullptr;
+    }), config_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

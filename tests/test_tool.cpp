@@ -246,6 +246,8 @@ BOOST_AUTO_TEST_CASE(receiver_accepts_the_library_exporter_in_every_encoding) {
             env.server->stop();
             env.ioc.run();
             BOOST_TEST(env.server->stats().bad_requests == 0u);
+            BOOST_TEST(env.server->stats().metric_requests >= 1u);   // the exporter's metrics (final export) are acknowledged
+            BOOST_TEST(rt->stats().metric_export_failures == 0u);
             trace_filter f;
             std::int64_t total = 0;
             const auto traces = env.store->list(f, &total);

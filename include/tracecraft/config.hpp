@@ -107,6 +107,13 @@ struct trace_config {
     std::vector<exporter_ptr> exporters;
     /// GenAI and health metrics from every finished trace, before sampling (metrics.hpp).
     metrics_config metrics;
+    /// Record message content — span inputs and outputs (set_input / set_output, a run's input
+    /// and output, a stream's completion text), exported as input.value / output.value. The
+    /// GenAI conventions make content capture a switch: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
+    /// (true/false) sets it. Default true, as the Python SDK records inputs and outputs; false
+    /// keeps every prompt and completion out of the process's telemetry (span options'
+    /// capture_inputs / exclude_inputs still apply when true).
+    bool capture_message_content = true;
     /// Debug hook, called by the tail sampler (on the thread that ended the trace, unless a
     /// strand-only processor precedes the sampler) for each trace it drops, with its reason
     /// available from trace_view::sample_reason(). Keep it cheap.

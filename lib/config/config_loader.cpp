@@ -308,6 +308,8 @@ void apply_env(trace_config& cfg, const env_lookup& lookup_in) {
     if (auto n = count("TRACECRAFT_MAX_ATTRIBUTE_LENGTH", detail::max_value_length_range))
         cfg.max_attribute_value_length = static_cast<std::uint32_t>(*n);
     if (auto v = get("TRACECRAFT_METRICS")) cfg.metrics.enabled = parse_bool(v, "TRACECRAFT_METRICS");
+    if (auto v = get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
+        cfg.capture_message_content = parse_bool(v, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT");
     if (auto n = count("TRACECRAFT_METRICS_MAX_SERIES", detail::metric_series_range)) cfg.metrics.max_series = *n;
     if (auto n = count("OTEL_METRIC_EXPORT_INTERVAL", detail::metric_interval_range))
         cfg.metrics.export_interval = std::chrono::milliseconds(static_cast<std::int64_t>(*n));

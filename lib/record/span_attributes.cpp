@@ -7,6 +7,7 @@
 
 #include "tracecraft/detail/clock.hpp"
 #include "tracecraft/detail/span_record.hpp"
+#include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/detail/task_context.hpp"
 #include "llm/token_counts.hpp"
 
@@ -173,6 +174,7 @@ void span::set_input_impl(std::string_view name, const attribute_arg& value) {
 }
 
 void span::set_output_impl(std::string_view name, const attribute_arg& value) {
+    if (!rec_->trace->capture_content) return;   // trace_config::capture_message_content = false
     append_attr(rec_, rec_->outputs, name, value.view(), false);
 }
 

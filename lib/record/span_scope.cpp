@@ -239,6 +239,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         if (parent.remote) r->flags |= span_flag_remote_parent;
         t->root = r;
     }
+    if (!t->capture_content) r->flags |= span_flag_no_inputs;   // and set_output checks the trace
     if (o) {
         if (!o->capture_inputs) r->flags |= span_flag_no_inputs;
         if (!o->exclude_inputs.empty()) {

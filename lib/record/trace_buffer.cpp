@@ -9,6 +9,7 @@ trace_buffer* trace_create(runtime_core* rt, const trace_id& id, span_record* ro
     t->id = id;
     t->rt = rt;
     t->root = root;
+    t->capture_content = rt->cfg.capture_message_content;
     core_add_ref(rt);
     return t;
 }

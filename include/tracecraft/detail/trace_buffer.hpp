@@ -53,6 +53,7 @@ struct trace_buffer {
     std::uint16_t rule = 0;               ///< index of the deciding rule
     std::uint8_t span_flags = 0;          ///< union of the spans' flags, set when the trace completes
     std::uint8_t next_processor = 0;      ///< first processor not yet run (see lib/pipeline/processing.cpp)
+    bool capture_content = true;          ///< trace_config::capture_message_content
     std::string tracestate;               ///< W3C tracestate carried with the trace
 
     /// Walks finished spans (in reverse end order).
