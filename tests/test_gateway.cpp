@@ -125,6 +125,13 @@ BOOST_AUTO_TEST_CASE(concurrent_plain_and_streamed_requests) {
             request_spec r;
             const bool stream = (c + k) % 2 == 1;
             r.body = llm_gateway::chat_body("gpt-4o-mini", "How long does shipping take? client " + std::to_string(c), stream);
+            if (c % 2 == 0) {   // generation parameters and a conversation: recorded per the GenAI conventions
+                auto doc = json::parse(r.body).as_object();
+                doc["temperature"] = 0.25;
+                doc["max_tokens"] = 64;
+                r.body = json::serialize(doc);
+                r.headers.emplace_back("x-session-id", "conv-" + std::to_string(c));
+            }
             if (c % 3 == 0) {
                 const std::string tp = "00-" + std::string(30, 'a') + std::to_string(c % 10) + std::to_string(k) + "-" +
                                        std::string(15, 'b') + std::to_string(k) + "-01";
@@ -135,6 +142,7 @@ BOOST_AUTO_TEST_CASE(concurrent_plain_and_streamed_requests) {
     }
     const auto responses = g.run(clients);
     const auto upstream_traceparents = g.mock.traceparents();
+    const std::int64_t gateway_port = g.gw->port(), upstream_port = g.mock.port();   // before they stop
     const auto spans = g.finish();
     const auto traces = by_trace(spans);
     BOOST_TEST(traces.size() == static_cast<std::size_t>(2 * n_clients));
@@ -159,9 +167,36 @@ BOOST_AUTO_TEST_CASE(concurrent_plain_and_streamed_requests) {
             BOOST_TEST((kind_of(t, span_kind::retrieval).name == "search_docs"));
             BOOST_TEST((kind_of(t, span_kind::tool).name == "word_stats"));
             BOOST_TEST((root.status != status_code::error));
+            // span conventions: the root serves an incoming HTTP request, the LLM span calls a model server
+            BOOST_TEST(root.otlp_kind == 2);   // SERVER
+            BOOST_TEST(llm.otlp_kind == 3);    // CLIENT
+            BOOST_TEST(std::get<std::string>(root.attribute("http.route")) == "/v1/chat/completions");
+            BOOST_TEST(std::get<std::string>(root.attribute("http.request.method")) == "POST");
+            BOOST_TEST(int_attr(root, "server.port") == gateway_port);
+            BOOST_TEST(int_attr(root, "http.response.status_code") == 200);
+            // an IP address is masked by the default redaction rules (ipv4), as any IP in any value
+            BOOST_TEST(std::get<std::string>(llm.attribute("server.address")) == "[REDACTED]");
+            BOOST_TEST(int_attr(llm, "server.port") == upstream_port);
+            BOOST_TEST(std::get<bool>(llm.attribute("gen_ai.request.stream")) == stream);
+            BOOST_TEST(std::get<std::string>(llm.attribute("gen_ai.operation.name")) == "chat");
+            if (c % 2 == 0) {
+                BOOST_TEST(std::get<double>(llm.attribute("gen_ai.request.temperature")) == 0.25);
+                BOOST_TEST(int_attr(llm, "gen_ai.request.max_tokens") == 64);
+                BOOST_TEST(std::get<std::string>(llm.attribute("gen_ai.conversation.id")) == "conv-" + std::to_string(c));
+                BOOST_TEST(std::get<std::string>(root.attribute("session.id")) == "conv-" + std::to_string(c));
+            } else {
+                BOOST_TEST(std::holds_alternative<std::monostate>(llm.attribute("gen_ai.conversation.id")));
+            }
+            if (!stream) {
+                BOOST_TEST(std::get<std::string>(llm.attribute("gen_ai.response.id")).starts_with("chatcmpl-mock-"));
+                BOOST_TEST(!std::get<std::string>(root.output("output")).empty());   // the root's output.value
+            }
             // traceparent continued
             if (c % 3 == 0) {
-                const auto sent = parse_traceparent(clients[c][k].headers[0].second);
+                std::string sent_header;
+                for (const auto& [name, value] : clients[c][k].headers)
+                    if (name == "traceparent") sent_header = value;
+                const auto sent = parse_traceparent(sent_header);
                 BOOST_TEST((root.trace == sent->trace));
                 BOOST_TEST((root.parent_id == sent->span));
                 BOOST_TEST(root.remote_parent);

@@ -32,6 +32,7 @@ struct gateway::state {
     std::mutex pool_mutex;
     std::vector<std::unique_ptr<beast::tcp_stream>> idle;
     std::atomic<bool> stopped{false};
+    unsigned short port = 0;   ///< bound port (server.port of the root spans)
     std::atomic<std::uint64_t> requests{0}, errors{0}, connects{0}, accept_errors{0}, client_timeouts{0};
     state(asio::any_io_executor e, gateway_options o) : opt(std::move(o)), ex(e), acceptor(e) {}
 };
@@ -212,15 +213,39 @@ asio::awaitable<upstream_conn> send_upstream(state_ptr st, const request& req, b
     }
 }
 
+// ---- GenAI span conventions of the LLM call ----------------------------------------------
+
+/// The request's generation parameters (forwarded upstream, recorded as gen_ai.request.*) and
+/// the conversation it belongs to.
+struct request_params {
+    std::optional<double> temperature, top_p;
+    std::optional<std::int64_t> max_tokens;
+    bool stream = false;
+    std::string conversation;   ///< x-session-id header: the run's session.id, gen_ai.conversation.id
+};
+
+/// What the GenAI conventions ask of a client span calling a model server.
+void record_llm_request(tracecraft::span& llm, const gateway::state& st, const request_params& p) {
+    llm.set_attribute("gen_ai.operation.name", "chat");
+    llm.set_attribute("server.address", st.opt.upstream_host);
+    llm.set_attribute("server.port", static_cast<std::int64_t>(st.opt.upstream_port));
+    llm.set_attribute("gen_ai.request.stream", p.stream);
+    if (p.temperature) llm.set_attribute("gen_ai.request.temperature", *p.temperature);
+    if (p.top_p) llm.set_attribute("gen_ai.request.top_p", *p.top_p);
+    if (p.max_tokens) llm.set_attribute("gen_ai.request.max_tokens", *p.max_tokens);
+    if (!p.conversation.empty()) llm.set_attribute("gen_ai.conversation.id", p.conversation);
+}
+
 // ---- the LLM call: plain ----------------------------------------------------------------
 
-asio::awaitable<bool> plain_call(state_ptr st, beast::tcp_stream& client, tracecraft::span& run, std::string model,
-                                 std::string body, bool keep_alive) {
+asio::awaitable<bool> plain_call(state_ptr st, beast::tcp_stream& client, tracecraft::run_scope& run, std::string model,
+                                 std::string body, bool keep_alive, request_params params) {
     std::optional<http_failure> failure;
     std::string answer;
     {
         tracecraft::span_scope llm("chat " + model, span_kind::llm);
-        llm.set_model(model, "openai").set_attribute("gen_ai.operation.name", "chat");
+        llm.set_model(model, "openai");
+        record_llm_request(llm, *st, params);
         try {
             const request req = upstream_request(st, body);
             beast::flat_buffer buf;
@@ -243,9 +268,13 @@ asio::awaitable<bool> plain_call(state_ptr st, beast::tcp_stream& client, tracec
                     if (auto u = tracecraft::parse_usage(res.body())) llm.set_usage(*u);
                     if (const auto* m = o.if_contains("model"); m && m->is_string())
                         llm.set_attribute("gen_ai.response.model", std::string_view(m->as_string()));
+                    if (const auto* id = o.if_contains("id"); id && id->is_string())
+                        llm.set_attribute("gen_ai.response.id", std::string_view(id->as_string()));
                     try {
                         const auto& choice = o.at("choices").as_array().at(0).as_object();
-                        llm.set_output("completion", std::string_view(choice.at("message").at("content").as_string()));
+                        const std::string_view content = choice.at("message").at("content").as_string();
+                        llm.set_output("completion", content);
+                        run.set_run_output(content);   // the root's output.value
                         if (const auto* fr = choice.if_contains("finish_reason"); fr && fr->is_string())
                             llm.set_attribute("gen_ai.response.finish_reasons", {std::string_view(fr->as_string())});
                     } catch (const std::exception&) {
@@ -331,14 +360,14 @@ asio::awaitable<void> write_sse(beast::tcp_stream& client, std::string text) {
     co_await asio::async_write(client, http::make_chunk(asio::buffer(text)), asio::use_awaitable);
 }
 
-asio::awaitable<bool> streamed_call(state_ptr st, beast::tcp_stream& client, tracecraft::span& run, std::string model,
-                                    std::string body, bool keep_alive) {
+asio::awaitable<bool> streamed_call(state_ptr st, beast::tcp_stream& client, tracecraft::run_scope& run, std::string model,
+                                    std::string body, bool keep_alive, request_params params) {
     std::optional<http_failure> failure;   // before any byte went to the client
     std::string broken;                    // after the SSE response started
     bool started = false;
     {
         tracecraft::llm_stream s("chat " + model, model, "openai");
-        s.get_span().set_attribute("gen_ai.operation.name", "chat");
+        record_llm_request(s.get_span(), *st, params);
         try {
             const request req = upstream_request(st, body);
             beast::flat_buffer buf;
@@ -401,7 +430,7 @@ asio::awaitable<bool> streamed_call(state_ptr st, beast::tcp_stream& client, tra
 
 // ---- one request -------------------------------------------------------------------------
 
-std::optional<http_failure> validate(const json::value& doc, std::string* model, bool* stream, std::string* query,
+std::optional<http_failure> validate(const json::value& doc, std::string* model, request_params* params, std::string* query,
                                      json::array* messages) {
     if (!doc.is_object()) return http_failure{400, "request body must be a JSON object", "invalid_request_error"};
     const auto& o = doc.as_object();
@@ -421,7 +450,17 @@ std::optional<http_failure> validate(const json::value& doc, std::string* model,
     *messages = msgs->as_array();
     if (const auto* s = o.if_contains("stream")) {
         if (!s->is_bool()) return http_failure{400, "'stream' must be a boolean", "invalid_request_error"};
-        *stream = s->as_bool();
+        params->stream = s->as_bool();
+    }
+    for (const char* key : {"temperature", "top_p"}) {
+        const auto* v = o.if_contains(key);
+        if (!v || v->is_null()) continue;
+        if (!v->is_number()) return http_failure{400, std::string("'") + key + "' must be a number", "invalid_request_error"};
+        (std::string_view(key) == "temperature" ? params->temperature : params->top_p) = v->to_number<double>();
+    }
+    if (const auto* v = o.if_contains("max_tokens"); v && !v->is_null()) {
+        if (!v->is_int64() && !v->is_uint64()) return http_failure{400, "'max_tokens' must be an integer", "invalid_request_error"};
+        params->max_tokens = v->to_number<std::int64_t>();
     }
     return std::nullopt;
 }
@@ -429,6 +468,8 @@ std::optional<http_failure> validate(const json::value& doc, std::string* model,
 tracecraft::run_options run_options_for(const http::fields& req) {
     tracecraft::run_options ro;
     ro.description = "POST /v1/chat/completions";
+    ro.otel_kind = tracecraft::otel_span_kind::server;   // the run serves an incoming request
+    if (const auto sid = req.find("x-session-id"); sid != req.end()) ro.session_id = std::string(sid->value()).substr(0, 256);
     if (const auto tp = req.find("traceparent"); tp != req.end()) {
         const auto ts = req.find("tracestate");
         std::string error;
@@ -447,9 +488,17 @@ asio::awaitable<bool> handle(state_ptr st, beast::tcp_stream& client, request re
     tracecraft::run_scope run("chat_completion", run_options_for(req.base()));
     run.set_attribute("http.request.method", std::string_view(req.method_string()));
     run.set_attribute("url.path", std::string_view(req.target()));
+    run.set_attribute("url.scheme", "http");
+    run.set_attribute("http.route", "/v1/chat/completions");
+    run.set_attribute("network.protocol.version", req.version() == 10 ? "1.0" : "1.1");
+    run.set_attribute("server.address", st->opt.address);
+    run.set_attribute("server.port", static_cast<std::int64_t>(st->port));
+    if (const auto ua = req.find(http::field::user_agent); ua != req.end())
+        run.set_attribute("user_agent.original", std::string_view(ua->value()));
     std::optional<http_failure> failure;
     std::string model, query;
-    bool stream = false;
+    request_params params;
+    if (const auto sid = req.find("x-session-id"); sid != req.end()) params.conversation = std::string(sid->value()).substr(0, 256);
     json::array messages;
     if (req.target() != "/v1/chat/completions") {
         failure = http_failure{404, "no route for " + std::string(req.target()), "not_found"};
@@ -459,7 +508,7 @@ asio::awaitable<bool> handle(state_ptr st, beast::tcp_stream& client, request re
         boost::system::error_code ec;
         const json::value doc = json::parse(req.body(), ec);
         if (ec) failure = http_failure{400, "invalid JSON: " + ec.message(), "invalid_request_error"};
-        else failure = validate(doc, &model, &stream, &query, &messages);
+        else failure = validate(doc, &model, &params, &query, &messages);
     }
     if (failure) {
         auto op = fail_request(st, client, run, *failure, keep_alive);   // named local: GCC 12 co_await rule
@@ -468,7 +517,7 @@ asio::awaitable<bool> handle(state_ptr st, beast::tcp_stream& client, request re
     }
     run.set_input("query", query);
     run.set_attribute("gen_ai.request.model", model);
-    run.set_attribute("tracecraft.stream", stream);
+    run.set_attribute("tracecraft.stream", params.stream);
 
     auto fan_out = tracecraft::when_all(retrieve(query), word_stats_tool(query));   // named local: GCC 12 rule
     auto [docs, tool_result] = co_await std::move(fan_out);
@@ -479,16 +528,19 @@ asio::awaitable<bool> handle(state_ptr st, beast::tcp_stream& client, request re
     json::array upstream_messages;
     upstream_messages.push_back(json::object{{"role", "system"}, {"content", context}});
     for (auto& m : messages) upstream_messages.push_back(std::move(m));
-    json::object upstream{{"model", model}, {"messages", std::move(upstream_messages)}, {"stream", stream}};
-    if (stream) upstream["stream_options"] = json::object{{"include_usage", true}};
+    json::object upstream{{"model", model}, {"messages", std::move(upstream_messages)}, {"stream", params.stream}};
+    if (params.stream) upstream["stream_options"] = json::object{{"include_usage", true}};
+    if (params.temperature) upstream["temperature"] = *params.temperature;
+    if (params.top_p) upstream["top_p"] = *params.top_p;
+    if (params.max_tokens) upstream["max_tokens"] = *params.max_tokens;
     std::string body = json::serialize(upstream);
 
     bool keep = false;
-    if (stream) {
-        auto op = streamed_call(st, client, run, model, std::move(body), keep_alive);
+    if (params.stream) {
+        auto op = streamed_call(st, client, run, model, std::move(body), keep_alive, params);
         keep = co_await std::move(op);
     } else {
-        auto op = plain_call(st, client, run, model, std::move(body), keep_alive);
+        auto op = plain_call(st, client, run, model, std::move(body), keep_alive, params);
         keep = co_await std::move(op);
     }
     co_return keep;
@@ -581,6 +633,7 @@ asio::awaitable<void> accept_loop(state_ptr st) {
 
 gateway::gateway(asio::any_io_executor ex, gateway_options options) : st_(std::make_shared<state>(ex, std::move(options))) {
     listen_on(st_->acceptor, st_->opt.address, st_->opt.port);
+    st_->port = bound_port(st_->acceptor);
     asio::co_spawn(ex, accept_loop(st_), asio::detached);
 }
 

@@ -76,6 +76,8 @@ struct span_options {
     std::vector<std::string> exclude_inputs;
     /// Links to other spans (e.g. the request that scheduled this background work).
     std::vector<span_context> links;
+    /// The OpenTelemetry SpanKind it is exported with (automatic: CLIENT for LLM spans).
+    otel_span_kind otel_kind = otel_span_kind::automatic;
 };
 
 /// Convenience: options for a span of `kind` (see span_options).
@@ -230,6 +232,9 @@ struct run_options {
     std::optional<span_context> parent;
     std::string tracestate;
     span_kind kind = span_kind::agent;
+    /// otel_span_kind::server for a run that serves an incoming request (exported as SpanKind
+    /// SERVER, with the http.* / url.* / server.* attributes the handler records).
+    otel_span_kind otel_kind = otel_span_kind::automatic;
 };
 
 /// An agent run: an AGENT span that is the root of a new trace (or the local root under an

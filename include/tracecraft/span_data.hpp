@@ -81,6 +81,8 @@ public:
     [[nodiscard]] bool is_abandoned() const noexcept;
     [[nodiscard]] std::string_view name() const noexcept;
     [[nodiscard]] span_kind kind() const noexcept;
+    /// The OTLP SpanKind number it is exported with (1 internal, 2 server, 3 client, ...).
+    [[nodiscard]] int otlp_kind() const noexcept;
     [[nodiscard]] status_code status() const noexcept;
     [[nodiscard]] std::string_view status_message() const noexcept;
     [[nodiscard]] std::int64_t start_unix_ns() const noexcept;
@@ -151,6 +153,7 @@ struct span_data {
     bool abandoned = false;
     std::string name;
     span_kind kind = span_kind::workflow;
+    int otlp_kind = 1;   ///< the OTLP SpanKind number it is exported with (1 internal, 2 server, 3 client, ...)
     status_code status = status_code::unset;
     std::string status_message;
     std::int64_t start_unix_ns = 0;

@@ -241,6 +241,7 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
     }
     if (!t->capture_content) r->flags |= span_flag_no_inputs;   // and set_output checks the trace
     if (o) {
+        r->otel_kind = o->otel_kind;
         if (!o->capture_inputs) r->flags |= span_flag_no_inputs;
         if (!o->exclude_inputs.empty()) {
             auto* ex = static_cast<str_ref*>(r->alloc(sizeof(str_ref) * o->exclude_inputs.size(), alignof(str_ref)));
@@ -408,6 +409,7 @@ namespace {
 span_options run_to_span_options(const run_options& o) {
     span_options s;
     s.kind = o.kind;
+    s.otel_kind = o.otel_kind;
     s.parent = o.parent;
     s.tracestate = o.tracestate;
     return s;

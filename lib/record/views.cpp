@@ -27,6 +27,7 @@ bool span_view::is_local_root() const noexcept { return (r_->flags & detail::spa
 bool span_view::is_abandoned() const noexcept { return (r_->flags & detail::span_flag_abandoned) != 0; }
 std::string_view span_view::name() const noexcept { return r_->name.view(); }
 span_kind span_view::kind() const noexcept { return r_->kind; }
+int span_view::otlp_kind() const noexcept { return otlp_span_kind_of(r_->otel_kind, r_->kind); }
 status_code span_view::status() const noexcept { return r_->status; }
 std::string_view span_view::status_message() const noexcept { return r_->status_message.view(); }
 std::int64_t span_view::start_unix_ns() const noexcept { return detail::ticks_to_unix_ns(r_->start_ticks); }
@@ -76,6 +77,7 @@ span_data to_span_data(const span_view& v) {
     d.abandoned = v.is_abandoned();
     d.name = std::string(v.name());
     d.kind = v.kind();
+    d.otlp_kind = v.otlp_kind();
     d.status = v.status();
     d.status_message = std::string(v.status_message());
     d.start_unix_ns = v.start_unix_ns();

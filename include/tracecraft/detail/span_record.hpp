@@ -141,6 +141,7 @@ struct span_record {
     span_kind kind = span_kind::workflow;
     status_code status = status_code::unset;
     std::uint8_t flags = 0;
+    otel_span_kind otel_kind = otel_span_kind::automatic;   // (fills the padding byte before depth)
     std::uint16_t depth = 0;
     std::uint32_t dropped_attributes = 0;
     std::uint32_t max_attributes = 128;      ///< copied from the runtime's config

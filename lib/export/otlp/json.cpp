@@ -106,7 +106,7 @@ void span_json(std::string& o, const span_view& s, std::string_view tracestate, 
     o += ",\"name\":";
     append_json_string(o, s.name());
     o += ",\"kind\":";
-    o += std::to_string(otlp_span_kind(s.kind()));
+    o += std::to_string(s.otlp_kind());
     o += ",\"startTimeUnixNano\":";
     u64(o, static_cast<std::uint64_t>(s.start_unix_ns()));
     o += ",\"endTimeUnixNano\":";

@@ -337,7 +337,7 @@ void put_span(writer& w, const span_view& s, std::string_view tracestate, dialec
         *p++ = 0x2a;   // name = 5
         p = put_bytes_at(p, name);
     }
-    if (const int kind = otlp_span_kind(s.kind()); kind != 0) {
+    if (const int kind = s.otlp_kind(); kind != 0) {
         *p++ = 0x30;   // kind = 6 (varint)
         p = put_varint_at(p, static_cast<std::uint64_t>(kind));
     }
@@ -398,7 +398,6 @@ void encode_prefix(const resource_info& resource, std::string& res, std::string&
 
 } // namespace
 
-int otlp_span_kind(span_kind k) noexcept { return k == span_kind::llm ? 3 /*CLIENT*/ : 1 /*INTERNAL*/; }
 
 namespace {
 /// The request for traces [first, last) of `batch`, written into buf from offset `at` on

@@ -11,7 +11,6 @@
 namespace tracecraft::otlp {
 
 /// OTLP SpanKind for a TraceCraft kind: LLM calls are CLIENT, everything else INTERNAL.
-[[nodiscard]] int otlp_span_kind(span_kind k) noexcept;
 
 /// The fastest form for a buffer reused across batches: the request is the returned view into
 /// `buf`, whose size is left at its high-water mark (so growing it again never re-zeroes it).
