@@ -96,7 +96,7 @@ asio::awaitable<void> export_once(core_ref c, bool final) {
 }
 
 asio::awaitable<void> metric_loop(core_ref c) {
-    while (!c->shut_down && !c->metrics_final_done) {
+    while (!c->shut_down && !c->metrics_final_done && c->metrics_timer) {   // (reset when the io_context goes)
         c->metrics_timer->expires_after(c->cfg.metrics.export_interval);
         auto wait = async_background_wait(*c->metrics_timer, &c->ioc, asio::as_tuple(asio::use_awaitable));
         auto [ec] = co_await std::move(wait);
@@ -114,7 +114,7 @@ void start_metric_export(runtime_core& c) {
 }
 
 asio::awaitable<void> final_metric_export(core_ref c) {
-    if (!c->metrics_timer || c->metrics_final_done) co_return;
+    if (!c->metrics_timer || c->metrics_final_done || c->liveness->gone.load()) co_return;
     c->metrics_final_done = true;
     c->metrics_timer->cancel();
     // a periodic export still under way (retrying within its interval) finishes first

@@ -54,6 +54,7 @@ private:
         for (runtime_core* c : cores_) {
             c->flush_timer.reset();
             c->shutdown_timer.reset();
+            c->metrics_timer.reset();
             c->strand = asio::any_io_executor();
         }
         cores_.clear();
