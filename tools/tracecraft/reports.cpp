@@ -24,7 +24,12 @@ std::string fixed(double v, int digits) {
     return b;
 }
 
-std::string cost_text(double c) { return c > 0 ? "$" + fixed(c, 5) : "-"; }
+std::string cost_text(double c) {
+    if (!(c > 0)) return "-";
+    std::string s = "$";   // (not "$" + string: GCC 12 -O3 warns falsely on that insert)
+    s += fixed(c, 5);
+    return s;
+}
 
 /// Display width: code points (the tree and bar glyphs are one column each).
 std::size_t width(std::string_view s) {
