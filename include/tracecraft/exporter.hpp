@@ -90,6 +90,11 @@ public:
     /// Flushes, then releases resources. No export_batch calls follow. An exporter must drop
     /// every executor and I/O object of the io_context here: the exporter may outlive it.
     virtual boost::asio::awaitable<void> shutdown();
+    /// Called instead of shutdown() when the io_context the exporter was started on is destroyed
+    /// first (from inside its destructor, on the destroying thread; no handler of it runs any
+    /// more): drop every executor, timer and socket of it now, without waiting. No other call
+    /// follows but the destructor. The default does nothing (an exporter that keeps none).
+    virtual void io_context_destroyed() noexcept {}
     /// True for an exporter that also takes metrics (metrics.hpp): export_metrics is then called
     /// on the pipeline strand every trace_config::metrics.export_interval and once at shutdown
     /// (before shutdown()), never concurrently with itself.

@@ -227,6 +227,33 @@ void runtime_core::abandon_on_strand() {
     }
 }
 
+void runtime_core::release_at_io_context_destruction() noexcept {
+    if (shut_down) return;
+    for (const auto& e : cfg.exporters) e->io_context_destroyed();
+    const std::size_t lost = pipeline_spans.exchange(0, std::memory_order_acq_rel);
+    accepting.store(false);
+    trace_buffer* t = nullptr;
+    while (queue.try_pop(t)) trace_destroy(t);
+    pending.clear();
+    pending_spans = 0;
+    to_process.clear();
+    for (delivery& d : deliveries) {
+        d.batches.clear();
+        d.current.reset();
+        d.cancel.reset();
+    }
+    waiters.clear();
+    capacity_waiters.clear();
+    if (lost == 0) return;
+    stats.spans_shutdown_dropped.fetch_add(lost, std::memory_order_relaxed);
+    try {
+        logger()->warn("the io_context of runtime '{}' was destroyed before shutdown(): {} spans in its pipeline are "
+                       "lost (counted in runtime_stats::spans_shutdown_dropped)",
+                       cfg.service_name, lost);
+    } catch (...) {
+    }
+}
+
 void runtime_core::start_delivery(std::size_t i) {
     delivery& d = deliveries[i];
     if (d.busy || d.batches.empty()) return;

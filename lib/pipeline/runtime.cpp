@@ -56,6 +56,9 @@ private:
             c->shutdown_timer.reset();
             c->metrics_timer.reset();
             c->strand = asio::any_io_executor();
+            core_add_ref(c);   // releasing its traces may release the last other reference
+            c->release_at_io_context_destruction();
+            core_release(c);
         }
         cores_.clear();
     }
@@ -189,6 +192,7 @@ void runtime::shutdown(std::chrono::milliseconds grace) {
 void runtime::force_flush() { run_blocking(detail::flush_on_strand(detail::core_ref(core_))); }
 
 void runtime::run_blocking(asio::awaitable<void> op) {
+    if (core_->liveness->gone.load()) return;   // the io_context is gone (ioc_ with it): nothing can run
     if (ioc_.get_executor().running_in_this_thread())
         throw std::logic_error("tracecraft::runtime: blocking shutdown()/force_flush() called from a handler of "
                                "its own io_context would deadlock; co_await async_shutdown() instead");

@@ -168,6 +168,10 @@ struct runtime_core {
     void make_room_on_strand();
     /// Shutdown deadline: gives every undelivered batch up (counted as shutdown-dropped).
     void abandon_on_strand();
+    /// The io_context is being destroyed before shutdown(): tells the exporters, and gives up
+    /// every trace the pipeline holds (counted as shutdown-dropped, said at warn). Each holds a
+    /// reference on this core, which holds them: kept, they would never be freed.
+    void release_at_io_context_destruction() noexcept;
     /// Takes `b` out of delivery `d`'s queue or cancels its export; true if it was found.
     void give_up_batch_on_strand(const std::shared_ptr<inflight_batch>& b, bool shutdown);
     /// Counts a batch every exporter is done with and releases its room.

@@ -126,6 +126,8 @@ public:
 
     [[nodiscard]] std::string_view name() const noexcept override { return "otlp_http"; }
     void start(const exporter_environment& env) override;
+    /// Closes the connections and drops the spool sender's timer (the spool stays on disk).
+    void io_context_destroyed() noexcept override;
     boost::asio::awaitable<export_result> export_batch(span_batch batch) override;
     /// Without a spool: at once. With one: when the spool is empty, or once its sender has
     /// failed after the call (the receiver is down: the data stays on disk).

@@ -41,6 +41,8 @@ public:
     /// drain(), then no more exports are accepted, timers and executors are released, and the
     /// inner exporter shuts down.
     boost::asio::awaitable<void> shutdown() final;
+    /// Releases the stage's timers and executors, then tells the inner exporter.
+    void io_context_destroyed() noexcept final;
 
     [[nodiscard]] exporter_stats get_stats() const noexcept;
     /// Traces waiting in the stage's queue (0 for stages without one).

@@ -538,6 +538,22 @@ void otlp_http_exporter::start(const exporter_environment& env) {
                    asio::bind_cancellation_slot(st.sender_cancel.slot(), asio::detached));
 }
 
+void otlp_http_exporter::io_context_destroyed() noexcept {
+    for (const auto& st : {st_, mst_}) {
+        if (!st) continue;
+        st->stopping = true;
+        try {
+            st->reset();   // the connection's socket and timers belong to the io_context
+        } catch (...) {
+        }
+        st->wake.reset();
+        st->sender_cancel.slot().clear();   // its handler holds an executor of the io_context
+        st->sp.reset();   // closes the spool's files and releases its lock; what it holds stays on disk
+        st->ex = asio::any_io_executor();
+        st->ioc = nullptr;
+    }
+}
+
 asio::awaitable<export_result> otlp_http_exporter::export_batch(span_batch batch) {
     auto st = st_;
     if (!st->ex) co_return export_result::failure("otlp_http: not started (or shut down)");

@@ -60,6 +60,14 @@ boost::asio::awaitable<void> export_stage::shutdown() {
     co_await inner_->shutdown();
 }
 
+void export_stage::io_context_destroyed() noexcept {
+    core_->stopping = true;
+    core_->release_io();
+    core_->ex = boost::asio::any_io_executor();
+    core_->ioc = nullptr;
+    inner_->io_context_destroyed();
+}
+
 exporter_stats export_stage::get_stats() const noexcept {
     const detail::stage_core& c = *core_;
     exporter_stats s;
