@@ -52,7 +52,8 @@ BOOST_AUTO_TEST_CASE(every_json_key_is_applied) {
                                 "match_tags": ["vip"], "min_duration_ms": 10.5}]},
         "processor_order": "efficiency", "max_step_depth": 20, "max_queue_spans": 4096,
         "batch_size": 256, "flush_interval_ms": 250, "max_attributes_per_span": 64,
-        "max_attribute_value_length": 1024})");
+        "max_attribute_value_length": 1024, "capture_message_content": false,
+        "metrics": {"enabled": false, "max_series": 50, "export_interval_ms": 15000, "temporality": "Delta"}})");
     BOOST_TEST(c.service_name == "checkout");
     BOOST_TEST(c.environment == "production");
     BOOST_TEST(c.sampling.rate == 0.25);
@@ -72,6 +73,11 @@ BOOST_AUTO_TEST_CASE(every_json_key_is_applied) {
     BOOST_TEST(c.flush_interval.count() == 250);
     BOOST_TEST(c.max_attributes_per_span == 64u);
     BOOST_TEST(c.max_attribute_value_length == 1024u);
+    BOOST_TEST(!c.capture_message_content);
+    BOOST_TEST(!c.metrics.enabled);
+    BOOST_TEST(c.metrics.max_series == 50u);
+    BOOST_TEST(c.metrics.export_interval.count() == 15000);
+    BOOST_TEST((c.metrics.temporality == metric_temporality::delta));
     c.validate();
 }
 
@@ -85,6 +91,11 @@ BOOST_AUTO_TEST_CASE(bad_json_names_the_key) {
     BOOST_TEST(expect_error([&] { apply_json(c, R"({"processor_order": "fast"})"); }) == "processor_order");
     BOOST_TEST(expect_error([&] { apply_json(c, R"({"service_name": 7})"); }) == "service_name");
     BOOST_TEST(expect_error([&] { apply_json(c, "{not json"); }) == "json");
+    BOOST_TEST(expect_error([&] { apply_json(c, R"({"metrics": {"interval": 5}})"); }) == "metrics.interval");
+    BOOST_TEST(expect_error([&] { apply_json(c, R"({"metrics": {"export_interval_ms": 5}})"); }) ==
+               "metrics.export_interval_ms");
+    BOOST_TEST(expect_error([&] { apply_json(c, R"({"metrics": {"temporality": "sometimes"}})"); }) == "metrics.temporality");
+    BOOST_TEST(expect_error([&] { apply_json(c, R"({"capture_message_content": "yes"})"); }) == "capture_message_content");
     BOOST_TEST(expect_error([&] { apply_json_file(c, "/nonexistent/tracecraft.json"); }) == "file");
     // out-of-range values parse but fail validation with the field named
     trace_config r;

@@ -14,7 +14,10 @@
 //     "processor_order": "safety" | "efficiency",   (sets processors to that ready-made list)
 //     "max_step_depth": 100, "max_queue_spans": 2048, "batch_size": 512,
 //     "flush_interval_ms": 1000, "max_attributes_per_span": 128,
-//     "max_attribute_value_length": 1048576 }
+//     "max_attribute_value_length": 1048576,
+//     "capture_message_content": true,
+//     "metrics": { "enabled": true, "max_series": 2000, "export_interval_ms": 60000,
+//                  "temporality": "cumulative" | "delta" } }
 //
 // Numbers are decimal integers within the documented ranges (config.hpp); a value out of range,
 // a duplicate key, or (in a variable) anything but the digits -- a sign, a space, trailing bytes
@@ -29,6 +32,9 @@
 //   TRACECRAFT_PROCESSOR_ORDER         safety | efficiency (processors::safety() / efficiency())
 //   TRACECRAFT_MAX_STEP_DEPTH, TRACECRAFT_MAX_QUEUE_SPANS, TRACECRAFT_BATCH_SIZE,
 //   TRACECRAFT_FLUSH_INTERVAL_MS, TRACECRAFT_MAX_ATTRIBUTES, TRACECRAFT_MAX_ATTRIBUTE_LENGTH
+//   TRACECRAFT_METRICS, TRACECRAFT_METRICS_MAX_SERIES, OTEL_METRIC_EXPORT_INTERVAL (ms),
+//   OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE     cumulative | delta | lowmemory
+//   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT    true/false
 #pragma once
 
 #include <functional>

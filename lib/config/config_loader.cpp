@@ -216,6 +216,29 @@ overflow_policy parse_overflow(std::string_view v, const std::string& field) {
     if (v == "drop_newest") return overflow_policy::drop_newest;
     bad(field, "must be drop_oldest or drop_newest, got " + config_error::quote(v));
 }
+/// cumulative | delta (lowmemory, the OpenTelemetry SDKs' third choice, is delta for our counters
+/// and histograms); any case.
+metric_temporality parse_temporality(std::string_view v, const std::string& field) {
+    std::string t(v);
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (t == "cumulative") return metric_temporality::cumulative;
+    if (t == "delta" || t == "lowmemory") return metric_temporality::delta;
+    bad(field, "expected cumulative, delta or lowmemory, got " + config_error::quote(v));
+}
+
+void apply_metrics(metrics_config& m, const json::object& o) {
+    for (const auto& kv : o) {
+        const std::string key(kv.key());
+        const std::string f = "metrics." + key;
+        if (key == "enabled") m.enabled = as_bool(kv.value(), f);
+        else if (key == "max_series") m.max_series = in_range<std::size_t>(as_count(kv.value(), f), detail::metric_series_range, f);
+        else if (key == "export_interval_ms")
+            m.export_interval =
+                std::chrono::milliseconds(in_range<std::int64_t>(as_count(kv.value(), f), detail::metric_interval_range, f));
+        else if (key == "temporality") m.temporality = parse_temporality(as_string(kv.value(), f), f);
+        else bad(f, "unknown key");
+    }
+}
 } // namespace
 
 void apply_json(trace_config& cfg, std::string_view text) {
@@ -245,6 +268,8 @@ void apply_json(trace_config& cfg, std::string_view text) {
         else if (key == "max_attribute_value_length")
             cfg.max_attribute_value_length =
                 in_range<std::uint32_t>(as_count(v, key), detail::max_value_length_range, key);
+        else if (key == "capture_message_content") cfg.capture_message_content = as_bool(v, key);
+        else if (key == "metrics") apply_metrics(cfg.metrics, as_object(v, key));
         else bad(key, "unknown key");
     }
 }
@@ -313,15 +338,8 @@ void apply_env(trace_config& cfg, const env_lookup& lookup_in) {
     if (auto n = count("TRACECRAFT_METRICS_MAX_SERIES", detail::metric_series_range)) cfg.metrics.max_series = *n;
     if (auto n = count("OTEL_METRIC_EXPORT_INTERVAL", detail::metric_interval_range))
         cfg.metrics.export_interval = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
-    if (auto v = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")) {
-        std::string t(v);
-        for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (t == "cumulative") cfg.metrics.temporality = metric_temporality::cumulative;
-        else if (t == "delta" || t == "lowmemory") cfg.metrics.temporality = metric_temporality::delta;
-        else
-            throw config_error("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-                               "expected cumulative, delta or lowmemory, got " + config_error::quote(v));
-    }
+    if (auto v = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"))
+        cfg.metrics.temporality = parse_temporality(v, "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE");
 }
 
 trace_config load_config(const std::string& path, const env_lookup& lookup_in) {
