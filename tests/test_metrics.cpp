@@ -455,3 +455,157 @@ BOOST_AUTO_TEST_CASE(message_content_switch) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Traces dropped at their root (no tail condition can keep them: keep-errors off, rate < 1)
+// record no span; their LLM / agent / tool spans are measured by probes all the same.
+BOOST_AUTO_TEST_SUITE(genai_metrics_head_dropped)
+
+namespace {
+
+metrics_snapshot metrics_of_run(double rate, bool keep_errors, int threads) {
+    trace_config cfg;
+    cfg.sampling.rate = rate;
+    cfg.sampling.always_keep_errors = keep_errors;
+    cfg.max_queue_spans = 1 << 16;
+    tc_test::traced_env env(cfg);
+    std::vector<truth> truths(threads);
+    for (int i = 0; i < threads; ++i)
+        asio::co_spawn(make_executor(env.ioc, env.rt.get()), produce(i * 2500 / threads, 2500 / threads, 4, &truths[i]),
+                       asio::detached);
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&] { env.ioc.run(); });
+    env.ioc.run();
+    for (auto& th : pool) th.join();
+    const auto spans = env.finish();
+    if (!keep_errors && rate == 0.0) BOOST_TEST(spans.empty());   // nothing recorded at all
+    return env.rt->metrics();
+}
+
+/// Every GenAI metric of `a` and `b` is the same, except the measured durations themselves
+/// (their counts per attribute set must match).
+void same_genai_metrics(const metrics_snapshot& a, const metrics_snapshot& b) {
+    for (const metric_data& x : a.metrics) {
+        if (x.name.rfind("gen_ai.", 0) != 0 && x.name != "tracecraft.cost_usd") continue;
+        const metric_data* y = b.find(x.name);
+        BOOST_TEST_REQUIRE(y != nullptr, x.name);
+        BOOST_TEST_REQUIRE(x.points.size() == y->points.size(), x.name);
+        for (std::size_t i = 0; i < x.points.size(); ++i) {
+            const metric_point &p = x.points[i], &q = y->points[i];
+            BOOST_TEST((p.attributes == q.attributes), x.name);
+            BOOST_TEST(p.count == q.count, x.name);
+            if (x.unit == "s") continue;
+            BOOST_TEST(std::fabs(p.sum - q.sum) <= 1e-9 * std::max(1.0, std::fabs(p.sum)), x.name);
+            BOOST_TEST(std::fabs(p.value - q.value) <= 1e-9 * std::max(1.0, std::fabs(p.value)), x.name);
+            BOOST_TEST((p.bucket_counts == q.bucket_counts), x.name);
+        }
+    }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(dropped_at_the_root_measured_exactly) {
+    const metrics_snapshot all = metrics_of_run(1.0, true, 1);        // every trace recorded
+    const metrics_snapshot none = metrics_of_run(0.0, false, 1);      // every trace dropped at its root
+    const metrics_snapshot some = metrics_of_run(0.01, false, 1);     // ~1 % recorded, the rest probed
+    BOOST_TEST(all.total("gen_ai.client.operation.duration") == 10000.0);
+    BOOST_TEST(all.total("gen_ai.invoke_agent.duration") == 2500.0);
+    same_genai_metrics(all, none);
+    same_genai_metrics(none, all);
+    same_genai_metrics(all, some);
+    BOOST_TEST(none.total("tracecraft.traces", {{"outcome", "head_dropped"}}) == 2500.0);
+}
+
+BOOST_AUTO_TEST_CASE(dropped_at_the_root_on_four_threads) {
+    const metrics_snapshot all = metrics_of_run(1.0, true, 4);
+    const metrics_snapshot none = metrics_of_run(0.0, false, 4);
+    same_genai_metrics(all, none);
+}
+
+BOOST_AUTO_TEST_CASE(probes_see_helpers_errors_streams_and_current_span) {
+    trace_config cfg;
+    cfg.sampling.rate = 0.0;
+    cfg.sampling.always_keep_errors = false;
+    tc_test::traced_env env(cfg);
+    auto body = []() -> asio::awaitable<void> {
+        {
+            run_scope run("planner");
+            {
+                span_scope llm("chat", span_kind::llm);
+                BOOST_TEST(!llm.is_recording());
+                current_span().set_model("gpt-4o", "openai");   // through the current span
+                current_span().set_usage(token_usage{5, 7, false});
+                llm.set_attribute("gen_ai.usage.cache_read.input_tokens", 3);
+                llm.set_cost(0.25);
+                { span_scope inner("retrieval", span_kind::retrieval); }   // not measured; the LLM span is current again
+                current_span().set_attribute("server.address", "api.openai.com").set_attribute("server.port", 443);
+            }
+            try {
+                span_scope llm("chat", span_kind::llm);
+                llm.set_model("gpt-4o");
+                throw std::runtime_error("escapes");   // an exception escaping the scope: an error
+            } catch (const std::exception&) {
+            }
+            {
+                span_scope llm("chat", span_kind::llm);
+                llm.set_model("gpt-4o");
+                llm.record_exception(std::invalid_argument("bad"));
+            }
+            {
+                span_scope llm("chat", span_kind::llm);
+                llm.set_model(std::string(300, 'm'));   // longer than a probe keeps: the overflow series
+                llm.set_tokens(1, 1);
+            }
+            {
+                llm_stream s("chat", "gpt-4o-mini", "openai");
+                s.on_chunk("a");
+                s.on_chunk("b");
+                s.on_chunk("c");
+                s.finish();
+            }
+            span_scope tool("search", span_kind::tool);
+        }
+        co_return;
+    };
+    asio::co_spawn(make_executor(env.ioc, env.rt.get()), body(), asio::detached);
+    env.ioc.run();
+    BOOST_TEST(env.finish().empty());
+    const metrics_snapshot m = env.rt->metrics();
+    BOOST_TEST(m.total("gen_ai.client.operation.duration") == 5.0);
+    BOOST_TEST(m.total("gen_ai.client.operation.duration", {{"server.address", "api.openai.com"}}) == 1.0);
+    BOOST_TEST(m.total("gen_ai.client.inference.usage.input_tokens", {{"gen_ai.request.model", "gpt-4o"}}) == 5.0);
+    BOOST_TEST(m.total("gen_ai.client.inference.usage.output_tokens", {{"gen_ai.request.model", "gpt-4o"}}) == 7.0);
+    BOOST_TEST(m.total("gen_ai.client.inference.usage.cache_read.input_tokens") == 3.0);
+    BOOST_TEST(m.total("tracecraft.cost_usd", {{"gen_ai.request.model", "gpt-4o"}}) == 0.25);
+    BOOST_TEST(m.total("gen_ai.client.operation.duration", {{"error.type", "_OTHER"}}) == 1.0);
+    BOOST_TEST(m.total("gen_ai.client.operation.duration", {{"error.type", "std::invalid_argument"}}) == 1.0);
+    BOOST_TEST(m.total("gen_ai.client.operation.time_to_first_chunk") == 1.0);
+    BOOST_TEST(m.total("gen_ai.client.operation.time_per_output_chunk") == 2.0);
+    BOOST_TEST(m.total("gen_ai.invoke_agent.duration", {{"gen_ai.agent.name", "planner"}}) == 1.0);
+    BOOST_TEST(m.total("gen_ai.execute_tool.duration", {{"gen_ai.tool.name", "search"}}) == 1.0);
+    bool overflow_seen = false;
+    for (const metric_point& p : m.find("gen_ai.client.operation.duration")->points)
+        overflow_seen |= p.attribute("otel.metric.overflow") != nullptr;
+    BOOST_TEST(overflow_seen);
+    BOOST_TEST(m.total("gen_ai.client.inference.usage.input_tokens") == 6.0);   // nothing lost
+}
+
+BOOST_AUTO_TEST_CASE(metrics_off_means_no_probe) {
+    trace_config cfg;
+    cfg.sampling.rate = 0.0;
+    cfg.sampling.always_keep_errors = false;
+    cfg.metrics.enabled = false;
+    tc_test::traced_env env(cfg);
+    auto body = []() -> asio::awaitable<void> {
+        run_scope run("r");
+        span_scope llm("chat", span_kind::llm);
+        llm.set_model("gpt-4o").set_tokens(1, 1);
+        BOOST_TEST(!current_span().is_recording());
+        co_return;
+    };
+    asio::co_spawn(make_executor(env.ioc, env.rt.get()), body(), asio::detached);
+    env.ioc.run();
+    env.finish();
+    BOOST_TEST(env.rt->metrics().find("gen_ai.client.operation.duration") == nullptr);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

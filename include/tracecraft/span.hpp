@@ -34,7 +34,12 @@ namespace tracecraft {
 
 namespace detail {
 struct span_record;
-}
+/// What a span of a trace dropped at its root keeps for the GenAI metrics (lib/metrics).
+struct metric_probe;
+void probe_string(metric_probe* p, std::string_view key, std::string_view value) noexcept;
+void probe_int(metric_probe* p, std::string_view key, std::int64_t value) noexcept;
+void probe_double(metric_probe* p, std::string_view key, double value) noexcept;
+} // namespace detail
 
 /// A non-owning scalar attribute argument (string, integer, double or bool).
 class attribute_arg {
@@ -109,6 +114,15 @@ public:
                 set_int_attribute_impl(key, static_cast<std::int64_t>(value));
             else
                 set_attribute_impl(key, attribute_arg(value));
+        } else if (probe_) [[unlikely]] {
+            // a span of a trace dropped at its root, measured for the GenAI metrics: only the
+            // few attributes the metrics read are looked at
+            if constexpr (std::is_convertible_v<const V&, std::string_view>)
+                detail::probe_string(probe_, key, std::string_view(value));
+            else if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>)
+                detail::probe_int(probe_, key, static_cast<std::int64_t>(value));
+            else if constexpr (std::is_floating_point_v<V>)
+                detail::probe_double(probe_, key, static_cast<double>(value));
         }
         return *this;
     }
@@ -173,12 +187,14 @@ public:
 
 protected:
     span(detail::span_record* r, span_context c) noexcept : rec_(r), ctx_(c) {}
+    span(detail::metric_probe* p, span_context c) noexcept : probe_(p), ctx_(c) {}
     void set_attribute_impl(std::string_view key, const attribute_arg& value);
     void set_string_attribute_impl(std::string_view key, std::string_view value);
     void set_int_attribute_impl(std::string_view key, std::int64_t value);
     void set_input_impl(std::string_view name, const attribute_arg& value);
     void set_output_impl(std::string_view name, const attribute_arg& value);
     detail::span_record* rec_ = nullptr;
+    detail::metric_probe* probe_ = nullptr;   ///< set only when rec_ is null (see probe_string)
     span_context ctx_{};
 
     friend span current_span() noexcept;

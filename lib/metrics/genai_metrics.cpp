@@ -152,6 +152,22 @@ struct histogram {
     }
 };
 
+/// Byte equality of short strings, 8 bytes at a time, inline: a call into libc's memcmp picks
+/// its AVX-512 variant on recent x86, and on some virtual machines the first use of that state
+/// after each system call traps (measured: memcmp was a quarter of a traced span's time).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t x, y;
+        std::memcpy(&x, a + i, 8);
+        std::memcpy(&y, b + i, 8);
+        if (x != y) return false;
+    }
+    for (; i < n; ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 // the histograms and counters of a series, by operation kind
 enum hist_slot : std::size_t { h_duration, h_input_tokens, h_output_tokens, h_first_chunk, h_per_chunk, n_hists };
 enum usage_slot : std::size_t { u_input, u_output, u_cache_read, u_cache_write, u_reasoning, n_usage };
@@ -166,6 +182,9 @@ struct genai_metrics::series {
     std::array<histogram, n_hists> hist;          // agent / tool / workflow use h_duration only
     std::array<std::atomic<std::uint64_t>, n_usage> usage{};
     std::atomic<std::uint64_t> cost_bits{0};
+    /// The price of an LLM series' model (response model, else request model), looked up once
+    /// when the series is made (the table is immutable); null when unknown or not an LLM series.
+    const model_price* price = nullptr;
 
     series(operation_kind k, const series_attributes& a)
         : kind(k), operation(valid(a.operation)), provider(valid(a.provider)), request_model(valid(a.request_model)),
@@ -188,7 +207,11 @@ struct genai_metrics::series {
     }
     /// A stored (repaired) string against a measured one: equal, or the measured one repairs to it.
     static bool eq(const std::string& stored, std::string_view raw) noexcept {
-        if (stored == raw) return true;
+        if (stored.size() == raw.size() && same_bytes(stored.data(), raw.data(), raw.size())) [[likely]]
+            return true;
+        return eq_repaired(stored, raw);
+    }
+    static bool eq_repaired(const std::string& stored, std::string_view raw) noexcept {
         if (is_valid_utf8(raw)) return false;
         try {
             return stored == valid(raw);
@@ -241,6 +264,8 @@ genai_metrics::series* genai_metrics::find(operation_kind k, const series_attrib
                 series* fresh = nullptr;
                 try {
                     fresh = new series(k, a);
+                    if (k == operation_kind::llm && prices_)
+                        fresh->price = prices_->find(a.response_model.empty() ? a.request_model : a.response_model);
                 } catch (const std::bad_alloc&) {
                     fresh = nullptr;   // the slot stays claimed and empty: lookups skip it
                 }
@@ -258,52 +283,72 @@ genai_metrics::series* genai_metrics::find(operation_kind k, const series_attrib
     return overflow_series(k);
 }
 
+// Which span attributes the metrics read. Checks the length and a letter first: most keys are
+// other attributes, and a dropped trace's spans come here on every set_attribute.
+std::string_view* string_fact(span_facts& f, std::string_view k) noexcept {
+    if (k.size() < 10) return nullptr;
+    if (k[0] == 'g') {
+        if (k == "gen_ai.request.model") return &f.request_model;
+        if (k == "gen_ai.provider.name") return &f.provider;
+        if (k == "gen_ai.response.model") return &f.response_model;
+        if (k == "gen_ai.operation.name") return &f.operation;
+        if (k == "gen_ai.agent.name") return &f.agent_name;
+        if (k == "gen_ai.tool.name") return &f.tool_name;
+    } else if (k[0] == 'e') {
+        if (k == "error.type") return &f.error_type;
+    } else if (k[0] == 's') {
+        if (k == "server.address") return &f.server_address;
+    }
+    return nullptr;
+}
+
+std::int64_t* int_fact(span_facts& f, std::string_view k) noexcept {
+    if (k.size() < 11) return nullptr;
+    if (k[0] == 'g' && k[7] == 'u') {   // gen_ai.usage.*
+        if (k == "gen_ai.usage.input_tokens") return &f.input_tokens;
+        if (k == "gen_ai.usage.output_tokens") return &f.output_tokens;
+        if (k == "gen_ai.usage.cache_read.input_tokens" || k == "gen_ai.usage.cache_read_input_tokens") return &f.cache_read;
+        if (k == "gen_ai.usage.cache_creation.input_tokens" || k == "gen_ai.usage.cache_creation_input_tokens")
+            return &f.cache_write;
+        if (k == "gen_ai.usage.reasoning.output_tokens") return &f.reasoning;
+    } else if (k[0] == 's') {
+        if (k == "server.port") return &f.server_port;
+    } else if (k[0] == 't') {
+        if (k == "tracecraft.stream.chunks") return &f.chunks;
+    }
+    return nullptr;
+}
+
+double* double_fact(span_facts& f, std::string_view k) noexcept {
+    if (k == "tracecraft.cost_usd") return &f.cost;
+    if (k == "gen_ai.response.time_to_first_chunk") return &f.first_chunk;
+    return nullptr;
+}
+
 namespace {
 
-/// What one span says for the metrics, found in one walk of its attributes (last write wins).
-struct span_facts {
-    std::string_view operation, provider, request_model, response_model, error_type, server_address, agent_name, tool_name;
-    std::int64_t server_port = 0;
-    std::int64_t input_tokens = -1, output_tokens = -1, cache_read = -1, cache_write = -1, reasoning = -1, chunks = -1;
-    double cost = -1, first_chunk = -1;
-
-    explicit span_facts(const span_record& s) noexcept {
-        s.attrs.for_each([&](const attr_entry& e) {
-            const std::string_view k = e.key.view();
-            const value_view& v = e.value;
-            if (k.size() < 10) return;
-            const bool str = v.type() == value_type::string, num = v.type() == value_type::int64;
-            if (k[0] == 'g') {
-                if (k[7] == 'r' || k[7] == 'o' || k[7] == 'p') {   // gen_ai.request / .response / .operation / .provider
-                    if (k == "gen_ai.operation.name" && str) operation = v.as_string();
-                    else if (k == "gen_ai.provider.name" && str) provider = v.as_string();
-                    else if (k == "gen_ai.request.model" && str) request_model = v.as_string();
-                    else if (k == "gen_ai.response.model" && str) response_model = v.as_string();
-                    else if (k == "gen_ai.response.time_to_first_chunk" && v.type() == value_type::float64) first_chunk = v.as_double();
-                } else if (k[7] == 'u') {   // gen_ai.usage.*
-                    if (!num) return;
-                    if (k == "gen_ai.usage.input_tokens") input_tokens = v.as_int();
-                    else if (k == "gen_ai.usage.output_tokens") output_tokens = v.as_int();
-                    else if (k == "gen_ai.usage.cache_read.input_tokens" || k == "gen_ai.usage.cache_read_input_tokens") cache_read = v.as_int();
-                    else if (k == "gen_ai.usage.cache_creation.input_tokens" || k == "gen_ai.usage.cache_creation_input_tokens")
-                        cache_write = v.as_int();
-                    else if (k == "gen_ai.usage.reasoning.output_tokens") reasoning = v.as_int();
-                } else if (str) {
-                    if (k == "gen_ai.agent.name") agent_name = v.as_string();
-                    else if (k == "gen_ai.tool.name") tool_name = v.as_string();
-                }
-            } else if (k[0] == 't') {
-                if (k == "tracecraft.cost_usd" && v.type() == value_type::float64) cost = v.as_double();
-                else if (k == "tracecraft.stream.chunks" && num) chunks = v.as_int();
-            } else if (k[0] == 's') {
-                if (k == "server.address" && str) server_address = v.as_string();
-                else if (k == "server.port" && num) server_port = v.as_int();
-            } else if (k == "error.type" && str) {
-                error_type = v.as_string();
-            }
-        });
-    }
-};
+/// A recorded span's facts, found in one walk of its attributes (last write wins).
+span_facts facts_of(const span_record& s) noexcept {
+    span_facts f;
+    s.attrs.for_each([&](const attr_entry& e) {
+        const std::string_view k = e.key.view();
+        const value_view& v = e.value;
+        switch (v.type()) {
+        case value_type::string:
+            if (std::string_view* slot = string_fact(f, k)) *slot = v.as_string();
+            break;
+        case value_type::int64:
+            if (std::int64_t* slot = int_fact(f, k)) *slot = v.as_int();
+            break;
+        case value_type::float64:
+            if (double* slot = double_fact(f, k)) *slot = v.as_double();
+            break;
+        default:
+            break;
+        }
+    });
+    return f;
+}
 
 void add_count(std::atomic<std::uint64_t>& c, std::int64_t v) noexcept {
     if (v > 0) c.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
@@ -313,64 +358,71 @@ void add_count(std::atomic<std::uint64_t>& c, std::int64_t v) noexcept {
 
 void genai_metrics::record(const trace_buffer& t) noexcept {
     t.for_each_span([&](span_record& r) {
-        const span_kind kind = r.kind;
-        if (kind != span_kind::llm && kind != span_kind::agent && kind != span_kind::tool && kind != span_kind::workflow) return;
-        const span_facts f(r);
+        if (!measured_kind(r.kind)) return;
         const double seconds = static_cast<double>(view_access::span(&r, &t).duration_ns()) / 1e9;
-        series_attributes a;
-        if (r.status == status_code::error) a.error_type = f.error_type.empty() ? std::string_view("_OTHER") : f.error_type;
-        operation_kind k;
-        if (kind == span_kind::agent) {
-            k = operation_kind::agent;
-            a.operation = f.operation.empty() ? "invoke_agent" : f.operation;
-            a.name = f.agent_name.empty() ? r.name.view() : f.agent_name;
-            a.provider = f.provider;
-            a.request_model = f.request_model;
-        } else if (kind == span_kind::tool) {
-            k = operation_kind::tool;
-            a.operation = "execute_tool";
-            a.name = f.tool_name.empty() ? r.name.view() : f.tool_name;
-        } else if (kind == span_kind::workflow) {
-            k = operation_kind::workflow;
-            a.operation = "invoke_workflow";
-            a.name = r.name.view();
-        } else {
-            k = operation_kind::llm;
-            a.operation = f.operation.empty() ? "chat" : f.operation;
-            a.provider = f.provider;
-            a.request_model = f.request_model;
-            a.response_model = f.response_model;
-            a.server_address = f.server_address;
-            a.server_port = f.server_address.empty() ? 0 : f.server_port;
-        }
-        series* s = find(k, a);
-        if (!s) return;
-        s->hist[h_duration].observe(duration_bounds, seconds, 1);
-        if (k != operation_kind::llm) return;
-        const bool usage = f.input_tokens >= 0 || f.output_tokens >= 0;
-        if (usage) {
-            s->hist[h_input_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)), 1);
-            s->hist[h_output_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)), 1);
-            add_count(s->usage[u_input], f.input_tokens);
-            add_count(s->usage[u_output], f.output_tokens);
-        }
-        add_count(s->usage[u_cache_read], f.cache_read);
-        add_count(s->usage[u_cache_write], f.cache_write);
-        add_count(s->usage[u_reasoning], f.reasoning);
-        if (f.first_chunk >= 0) {
-            s->hist[h_first_chunk].observe(duration_bounds, f.first_chunk, 1);
-            if (f.chunks > 1 && seconds > f.first_chunk)   // the stream's mean per chunk, once per chunk after the first
-                s->hist[h_per_chunk].observe(duration_bounds, (seconds - f.first_chunk) / static_cast<double>(f.chunks - 1),
-                                             static_cast<std::uint64_t>(f.chunks - 1));
-        }
-        double cost = f.cost;
-        if (cost < 0 && usage && prices_ && !(f.request_model.empty() && f.response_model.empty())) {
-            const std::string_view model = f.response_model.empty() ? f.request_model : f.response_model;
-            if (auto p = prices_->cost(model, std::max<std::int64_t>(0, f.input_tokens), std::max<std::int64_t>(0, f.output_tokens)))
-                cost = *p;
-        }
-        if (cost > 0 && std::isfinite(cost)) atomic_add_double(s->cost_bits, cost);
+        measure(r.kind, facts_of(r), r.name.view(), r.status == status_code::error, seconds);
     });
+}
+
+void genai_metrics::measure(span_kind kind, const span_facts& f, std::string_view span_name, bool error, double seconds,
+                            bool overflow) noexcept {
+    series_attributes a;
+    if (error) a.error_type = f.error_type.empty() ? std::string_view("_OTHER") : f.error_type;
+    operation_kind k;
+    if (kind == span_kind::agent) {
+        k = operation_kind::agent;
+        a.operation = f.operation.empty() ? "invoke_agent" : f.operation;
+        a.name = f.agent_name.empty() ? span_name : f.agent_name;
+        a.provider = f.provider;
+        a.request_model = f.request_model;
+    } else if (kind == span_kind::tool) {
+        k = operation_kind::tool;
+        a.operation = "execute_tool";
+        a.name = f.tool_name.empty() ? span_name : f.tool_name;
+    } else if (kind == span_kind::workflow) {
+        k = operation_kind::workflow;
+        a.operation = "invoke_workflow";
+        a.name = span_name;
+    } else {
+        k = operation_kind::llm;
+        a.operation = f.operation.empty() ? "chat" : f.operation;
+        a.provider = f.provider;
+        a.request_model = f.request_model;
+        a.response_model = f.response_model;
+        a.server_address = f.server_address;
+        a.server_port = f.server_address.empty() ? 0 : f.server_port;
+    }
+    series* s = overflow ? overflow_series(k) : find(k, a);
+    if (!s) return;
+    s->hist[h_duration].observe(duration_bounds, seconds, 1);
+    if (k != operation_kind::llm) return;
+    const bool usage = f.input_tokens >= 0 || f.output_tokens >= 0;
+    if (usage) {
+        s->hist[h_input_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)), 1);
+        s->hist[h_output_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)), 1);
+        add_count(s->usage[u_input], f.input_tokens);
+        add_count(s->usage[u_output], f.output_tokens);
+    }
+    add_count(s->usage[u_cache_read], f.cache_read);
+    add_count(s->usage[u_cache_write], f.cache_write);
+    add_count(s->usage[u_reasoning], f.reasoning);
+    if (f.first_chunk >= 0) {
+        s->hist[h_first_chunk].observe(duration_bounds, f.first_chunk, 1);
+        if (f.chunks > 1 && seconds > f.first_chunk)   // the stream's mean per chunk, once per chunk after the first
+            s->hist[h_per_chunk].observe(duration_bounds, (seconds - f.first_chunk) / static_cast<double>(f.chunks - 1),
+                                         static_cast<std::uint64_t>(f.chunks - 1));
+    }
+    double cost = f.cost;
+    if (cost < 0 && usage && !(f.request_model.empty() && f.response_model.empty())) {
+        const auto in = std::max<std::int64_t>(0, f.input_tokens), out = std::max<std::int64_t>(0, f.output_tokens);
+        if (s->price) {   // the series' model: priced when the series was made (as price_table::cost does)
+            cost = (static_cast<double>(in) * s->price->input_per_million + static_cast<double>(out) * s->price->output_per_million) / 1e6;
+        } else if (s->overflow && prices_) {   // the overflow series holds many models
+            const std::string_view model = f.response_model.empty() ? f.request_model : f.response_model;
+            if (auto p = prices_->cost(model, in, out)) cost = *p;
+        }
+    }
+    if (cost > 0 && std::isfinite(cost)) atomic_add_double(s->cost_bits, cost);
 }
 
 namespace {

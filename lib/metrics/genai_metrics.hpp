@@ -12,6 +12,7 @@
 #include "tracecraft/metrics.hpp"
 #include "tracecraft/pricing.hpp"
 #include "tracecraft/runtime.hpp"
+#include "tracecraft/span_kind.hpp"
 
 namespace tracecraft::detail {
 
@@ -44,6 +45,25 @@ struct series_attributes {
     std::int64_t server_port = 0;
 };
 
+/// What one span says for the metrics: read from a recorded span's attributes, or kept by a
+/// metric_probe for a span of a trace dropped at its root. -1: not set.
+struct span_facts {
+    std::string_view operation, provider, request_model, response_model, error_type, server_address, agent_name, tool_name;
+    std::int64_t server_port = 0;
+    std::int64_t input_tokens = -1, output_tokens = -1, cache_read = -1, cache_write = -1, reasoning = -1, chunks = -1;
+    double cost = -1, first_chunk = -1;
+};
+
+/// The field of `f` an attribute fills, or null for attributes the metrics do not read.
+std::string_view* string_fact(span_facts& f, std::string_view key) noexcept;
+std::int64_t* int_fact(span_facts& f, std::string_view key) noexcept;
+double* double_fact(span_facts& f, std::string_view key) noexcept;
+
+/// True for the span kinds the metrics measure (LLM, AGENT, TOOL, WORKFLOW).
+[[nodiscard]] constexpr bool measured_kind(span_kind k) noexcept {
+    return k == span_kind::llm || k == span_kind::agent || k == span_kind::tool || k == span_kind::workflow;
+}
+
 /// One lookup per span: a series holds every instrument of its operation kind for one attribute
 /// set (an LLM series: duration, token histograms, stream timings, usage counters and cost).
 /// Instruments whose conventions leave an attribute out (usage counters carry no error.type)
@@ -57,6 +77,10 @@ public:
 
     /// Every span of a finished trace (any thread; lock-free).
     void record(const trace_buffer& t) noexcept;
+    /// One span of kind `kind` (measured_kind) that ended after `seconds` (any thread; lock-free).
+    /// `overflow`: its attributes are not known exactly (into the overflow series, counted).
+    void measure(span_kind kind, const span_facts& f, std::string_view span_name, bool error, double seconds,
+                 bool overflow = false) noexcept;
 
     /// Cumulative values of every series that saw a measurement.
     void collect(metrics_snapshot& out) const;

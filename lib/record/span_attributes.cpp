@@ -10,6 +10,7 @@
 #include "tracecraft/detail/trace_buffer.hpp"
 #include "tracecraft/detail/task_context.hpp"
 #include "llm/token_counts.hpp"
+#include "metrics/metric_probe.hpp"
 
 namespace tracecraft {
 
@@ -116,7 +117,8 @@ value_view copy_string_array(span_record* r, std::span<const S> values) {
 span current_span() noexcept {
     const task_context* c = current_context();
     if (c->cur.mode == span_mode::recording && c->cur.rec) return span(c->cur.rec, c->cur.ctx);
-    return span(nullptr, c->cur.ctx);
+    if (c->cur.mode == span_mode::non_recording && c->cur.probe) return span(c->cur.probe, c->cur.ctx);
+    return span(static_cast<detail::span_record*>(nullptr), c->cur.ctx);
 }
 
 span_context current_span_context() noexcept { return current_context()->cur.ctx; }
@@ -179,22 +181,22 @@ void span::set_output_impl(std::string_view name, const attribute_arg& value) {
 }
 
 span& span::set_model(std::string_view model, std::string_view provider) {
-    if (!rec_) return *this;
+    if (!rec_ && !probe_) return *this;
     set_attribute("gen_ai.request.model", model);
     if (!provider.empty()) set_attribute("gen_ai.provider.name", provider);
     return *this;
 }
 
 span& span::set_tokens(std::int64_t input_tokens, std::int64_t output_tokens) {
-    if (!rec_) return *this;
+    if (!rec_ && !probe_) return *this;
     set_attribute("gen_ai.usage.input_tokens", detail::clamp_tokens(input_tokens, "input_tokens"));
     set_attribute("gen_ai.usage.output_tokens", detail::clamp_tokens(output_tokens, "output_tokens"));
-    rec_->flags |= span_flag_usage;
+    if (rec_) rec_->flags |= span_flag_usage;
     return *this;
 }
 
 span& span::set_usage(const token_usage& usage) {
-    if (!rec_) return *this;
+    if (!rec_ && !probe_) return *this;
     set_tokens(usage.input_tokens, usage.output_tokens);
     if (usage.estimated) set_attribute("tracecraft.usage.estimated", true);
     return *this;
@@ -220,7 +222,11 @@ span& span::add_link(const span_context& linked) {
 }
 
 span& span::set_status(status_code code, std::string_view message) {
-    if (!rec_ || code == status_code::unset || rec_->status == status_code::ok) return *this;
+    if (!rec_) {
+        if (probe_ && code == status_code::error) detail::probe_error(probe_, {});
+        return *this;
+    }
+    if (code == status_code::unset || rec_->status == status_code::ok) return *this;
     rec_->status = code;
     rec_->status_message = code == status_code::error ? rec_->copy(message) : str_ref{};
     return *this;

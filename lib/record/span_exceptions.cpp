@@ -11,6 +11,7 @@
 #include <boost/asio/experimental/channel_error.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "metrics/metric_probe.hpp"
 #include "tracecraft/detail/span_record.hpp"
 
 namespace tracecraft {
@@ -73,7 +74,10 @@ span& span::record_cancellation(std::exception_ptr e) {
 }
 
 span& span::record_exception(const std::exception& e) {
-    if (!rec_) return *this;
+    if (!rec_) {
+        if (probe_ && !is_cancellation(e)) detail::probe_error(probe_, demangle(typeid(e).name()));
+        return *this;
+    }
     if (is_cancellation(e)) {
         mark_cancelled(*this, rec_, e.what());
         return *this;
@@ -88,7 +92,7 @@ span& span::record_exception(const std::exception& e) {
 }
 
 span& span::record_exception(std::exception_ptr ep) {
-    if (!rec_ || !ep) return *this;
+    if ((!rec_ && !probe_) || !ep) return *this;
     try {
         std::rethrow_exception(ep);
     } catch (const std::exception& e) {
@@ -96,6 +100,10 @@ span& span::record_exception(std::exception_ptr ep) {
     } catch (...) {
         const std::type_info* ti = abi::__cxa_current_exception_type();
         const std::string type = ti ? demangle(ti->name()) : std::string("unknown");
+        if (!rec_) {
+            detail::probe_error(probe_, type);
+            return *this;
+        }
         add_event("exception", {{"exception.type", type}, {"exception.message", "non-standard exception"}});
         rec_->flags |= span_flag_exception;
         rec_->status = status_code::error;

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/metric_probe.hpp"
 #include "pipeline/runtime_core.hpp"
 #include "support/log_limiter.hpp"
 #include "tracecraft/detail/clock.hpp"
@@ -85,6 +86,7 @@ inline void copy_state(current_span_state& d, const current_span_state& s) noexc
     d.ctx.remote = s.ctx.remote;
     d.depth = s.depth;
     d.mode = s.mode;
+    d.probe = s.probe;
 }
 
 inline void set_ids(span_context& c, const trace_id& t, span_id s, std::uint8_t flags) noexcept {
@@ -132,7 +134,15 @@ inline void set_unrecorded_root(current_span_state& c, span_context& ctx, const 
     set_ids(c.ctx, tid, sid, 0);
     c.depth = 0;
     c.mode = span_mode::non_recording;
+    c.probe = nullptr;
     set_ids(ctx, tid, sid, 0);
+}
+
+/// A metric probe for an unrecorded span of `kind` when the runtime measures GenAI metrics
+/// (null otherwise: the span then costs nothing more).
+inline metric_probe* maybe_probe(const task_context* c, runtime_core* rt, span_kind kind, std::string_view name) noexcept {
+    if (!rt || !rt->metrics || !measured_kind(kind)) return nullptr;
+    return probe_start(rt, c->rt == nullptr, kind, name);   // no context holds the default runtime
 }
 
 } // namespace
@@ -154,8 +164,14 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
         // unrecorded child (the hot path of a trace dropped at its root): only the depth changes, so only it is saved
         restore_ = restore::depth;
         saved_.depth = p.depth;
+        saved_.probe = p.probe;
         c->cur.depth = static_cast<std::uint16_t>(p.depth + 1);
         copy_ctx(ctx_, p.ctx);
+        if (measured_kind(kind)) [[unlikely]] {
+            probe_ = maybe_probe(c, c->rt ? c->rt : default_core(), kind, name);
+            if (probe_) uncaught_ = uncaught_count();
+        }
+        c->cur.probe = probe_;
         return;
     }
 
@@ -180,6 +196,9 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             c->cur.trace = nullptr;
             c->cur.depth = depth;
             copy_ctx(ctx_, p.ctx);
+            probe_ = maybe_probe(c, t->rt, kind, name);   // not in the trace, still measured
+            if (probe_) uncaught_ = uncaught_count();
+            c->cur.probe = probe_;
             return;
         }
         restore_ = restore::child;
@@ -209,6 +228,9 @@ void span_scope::start(std::string_view name, span_kind kind, const span_options
             // one counter per dropped root; traces_started is derived (head-dropped + recorded)
             rt->stats.traces_head_dropped.fetch_add(1, std::memory_order_relaxed);
             set_unrecorded_root(c->cur, ctx_, tid, root_sid);
+            probe_ = maybe_probe(c, rt, kind, name);   // the GenAI metrics still count it
+            if (probe_) uncaught_ = uncaught_count();
+            c->cur.probe = probe_;
             return;
         }
         rt->stats.traces_started.fetch_add(1, std::memory_order_relaxed);   // recorded roots
@@ -277,10 +299,13 @@ span_scope::~span_scope() {
     const bool home = t_context_slot == c || (t_context_slot == nullptr && is_this_thread_fallback(c));
     span_record* r = rec_;
     if (!r) {
+        if (probe_) [[unlikely]]
+            probe_end(probe_, uncaught_count() > uncaught_);
         if (!home) [[unlikely]] {
             end_elsewhere();
         } else if (restore_ == restore::depth) {
             c->cur.depth = saved_.depth;
+            c->cur.probe = saved_.probe;
         } else {
             copy_state(c->cur, saved_);
         }
@@ -357,6 +382,7 @@ void span_scope::end_elsewhere() noexcept {
             c->cur.depth = saved_.depth;
         } else if (restore_ == restore::depth) {
             c->cur.depth = saved_.depth;
+            c->cur.probe = saved_.probe;
         } else {
             copy_state(c->cur, saved_);
         }

@@ -20,6 +20,7 @@ namespace tracecraft::detail {
 struct runtime_core;
 struct span_record;
 struct trace_buffer;
+struct metric_probe;
 
 enum class span_mode : std::uint8_t {
     none,           ///< no span: the next span starts a new trace
@@ -35,6 +36,7 @@ struct current_span_state {
     span_context ctx;                 ///< ids of the current span (or of the fork's parent)
     std::uint16_t depth = 0;
     span_mode mode = span_mode::none;
+    metric_probe* probe = nullptr;    ///< the current unrecorded span's metric probe, if it has one
 };
 
 struct task_context {
