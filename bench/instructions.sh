@@ -5,7 +5,9 @@
 # instructions is not always less time, but every cost found here was found by diffing these.
 #   bench/instructions.sh        # ~2 minutes; writes bench/results/instructions.{json,md}
 # Figures (differences of two runs of different length, so start-up and shutdown cancel):
-#   W1, W2, W2e   instructions per span, net of the bare loop (span_overhead)
+#   W1, W2, W2e   instructions per span, net of the bare loop (span_overhead), GenAI metrics on
+#                 (the default); W1 and W2 again with TRACECRAFT_METRICS=false: the difference
+#                 is what the metrics cost (recorded spans on W1, metric probes on W2)
 #   context slot  instructions added per co_await resumption (span_overhead resume[_traced])
 #   W5            instructions per request of the gateway process, tracing off and on
 #                 (callgrind counters zeroed after a warm-up, dumped after a fixed wrk run)
@@ -39,12 +41,14 @@ per() {
 lines=()
 echo "== W1 / W2 / W2e (instructions per agent run of 4 spans, then per span)"
 base=$(per baseline 20000)
-for m in w1 w2 w2e; do
+for m in w1 w2 w2e w1:off w2:off; do
   # paired modes run the bare loop beside the traced one: subtract it twice
-  v=$(per $m 20000)
-  lines+=("{\"bench\":\"instructions\",\"figure\":\"$m\",\"per\":\"span\",\"instructions\":$(python3 -c "print(round(($v - 2 * $base) / 4, 1))"),\"bare_loop_per_run\":$(python3 -c "print(round($base, 1))")}")
+  if [ "${m#*:}" = off ]; then export TRACECRAFT_METRICS=false; fig="${m%:off}_no_metrics"; else unset TRACECRAFT_METRICS; fig=$m; fi
+  v=$(per "${m%:off}" 20000)
+  lines+=("{\"bench\":\"instructions\",\"figure\":\"$fig\",\"per\":\"span\",\"instructions\":$(python3 -c "print(round(($v - 2 * $base) / 4, 1))"),\"bare_loop_per_run\":$(python3 -c "print(round($base, 1))")}")
   echo "${lines[-1]}"
 done
+unset TRACECRAFT_METRICS
 
 echo "== context slot (instructions per resumption)"
 plain=$(per resume 200000)
@@ -85,7 +89,9 @@ md = [f"Instructions executed (callgrind, valgrind {platform.machine()}), {datet
       "| figure | instructions |", "|---|---|"]
 for m, label in (("w1", "W1 all kept, per span (net of the bare loop)"),
                  ("w2", "W2 rate 0, per span (net)"),
-                 ("w2e", "W2 rate 0 + keep errors, per span (net)")):
+                 ("w2e", "W2 rate 0 + keep errors, per span (net)"),
+                 ("w1_no_metrics", "W1 without GenAI metrics, per span (net)"),
+                 ("w2_no_metrics", "W2 without GenAI metrics, per span (net)")):
     md.append(f"| {label} | {rows[m]['instructions']:.0f} |")
 c = rows["context_slot"]
 md.append(f"| context slot, added per resumption | {c['instructions']:.0f} (plain {c['plain']:.0f}, traced {c['traced']:.0f}) |")
