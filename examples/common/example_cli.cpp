@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "tracecraft/config_loader.hpp"
 #include "tracecraft/exporters/console.hpp"
 #include "tracecraft/exporters/jsonl.hpp"
 #include "tracecraft/exporters/otlp_http.hpp"
@@ -25,6 +26,9 @@ const char* const environment_help =
     "  OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY\n"
     "  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES\n"
     "  TRACECRAFT_SPOOL_DIR, TRACECRAFT_SPOOL_MAX_BYTES, TRACECRAFT_SPOOL_FSYNC   disk spool of the OTLP exporter\n"
+    "  OTEL_METRICS_EXPORTER=none, OTEL_METRIC_EXPORT_INTERVAL, OTEL_EXPORTER_OTLP_METRICS_*   GenAI metrics export\n"
+    "  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT   prompts and completions on spans (true|false)\n"
+    "  TRACECRAFT_SAMPLING_RATE, TRACECRAFT_METRICS, ...   every trace_config variable (tracecraft/config_loader.hpp)\n"
     "  TRACECRAFT_LOG_LEVEL                   the tracecraft logger's level (trace..off)\n";
 
 bool has_env(const char* name) {
@@ -51,6 +55,7 @@ std::string otlp_traces_url(const std::string& url) {
 }
 
 void cli::add_exporters(tracecraft::trace_config& cfg, bool console_default) const {
+    tracecraft::apply_env(cfg);   // TRACECRAFT_* and the OTel metrics/content variables over the example's defaults
     const bool console = vars.count("console") ? true : vars.count("no-console") ? false : console_default;
     if (console) cfg.exporters.push_back(std::make_shared<tracecraft::console_exporter>());
     std::string otlp = vars.count("otlp") ? vars["otlp"].as<std::string>() : std::string();
