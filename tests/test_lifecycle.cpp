@@ -56,6 +56,35 @@ private:
     asio::any_io_executor ex_;
 };
 
+/// An exporter that finishes every export it starts, whatever cancellation says: `yields`
+/// round trips through the io_context (each completion already queued when a give-up may run),
+/// or a 2 ms wait that ignores cancellation.
+class stubborn_exporter final : public exporter {
+public:
+    explicit stubborn_exporter(int yields) : yields_(yields) {}
+    std::string_view name() const noexcept override { return "stubborn"; }
+    void start(const exporter_environment& env) override { ex_ = env.executor; }
+    asio::awaitable<export_result> export_batch(span_batch b) override {
+        if (yields_ == 0) {
+            asio::steady_timer t(ex_);
+            t.expires_after(std::chrono::milliseconds(2));
+            co_await t.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+        }
+        for (int i = 0; i < yields_; ++i) co_await asio::post(ex_, asio::use_awaitable);
+        spans += b.span_count();
+        co_return export_result::ok();
+    }
+    asio::awaitable<void> shutdown() override {
+        ex_ = asio::any_io_executor();
+        co_return;
+    }
+    std::size_t spans = 0;
+
+private:
+    int yields_;
+    asio::any_io_executor ex_;
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(lifecycle)
@@ -122,7 +151,7 @@ BOOST_AUTO_TEST_CASE(shutdown_drains_everything_with_a_slow_exporter) {
 }
 
 /// 2000 runs of 4 spans through a 256-span pipeline into the slow exporter, then shutdown.
-runtime_stats overflow_run(const std::shared_ptr<slow_exporter>& slow, overflow_policy overflow) {
+runtime_stats overflow_run(const std::shared_ptr<exporter>& slow, overflow_policy overflow) {
     asio::io_context ioc;
     trace_config cfg;
     cfg.overflow = overflow;
@@ -156,6 +185,23 @@ BOOST_AUTO_TEST_CASE(drop_oldest_gives_old_batches_up_and_keeps_the_newest) {
     BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
     BOOST_TEST(slow->spans == st.spans_exported);
     BOOST_TEST(st.queue_spans == 0u);
+}
+
+// Giving up the batch an exporter is exporting only asks it to stop: an export that completes
+// anyway is delivered and counted so, and the request must not cancel the exporter's next batch
+// (it once did: co_spawn delivered the cancellation later, through a post, and the next batch
+// failed with "Operation canceled").
+BOOST_AUTO_TEST_CASE(a_batch_given_up_while_exporting_but_delivered_counts_as_exported) {
+    for (int yields : {0, 1, 2}) {
+        auto stubborn = std::make_shared<stubborn_exporter>(yields);
+        const auto st = overflow_run(stubborn, overflow_policy::drop_oldest);
+        BOOST_TEST_CONTEXT("yields " << yields) {
+            BOOST_TEST(st.spans_export_failed == 0u);
+            BOOST_TEST(st.spans_exported + st.spans_queue_dropped == 8000u);
+            BOOST_TEST(stubborn->spans == st.spans_exported);
+            BOOST_TEST(st.queue_spans == 0u);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(the_runtime_creates_no_thread) {

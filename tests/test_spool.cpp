@@ -210,6 +210,54 @@ BOOST_AUTO_TEST_CASE(exporter_spools_through_an_outage_and_the_next_start_delive
     BOOST_TEST(segments(d.path).size() <= 1u);
 }
 
+// shutdown() before the io_context ever ran: the spool sender is spawned but has not started.
+// Cancelling it then threw out of co_spawn's entry code and out of io_context::run().
+BOOST_AUTO_TEST_CASE(shutdown_before_the_spool_sender_starts_keeps_the_spool) {
+    temp_dir d;
+    asio::io_context ioc;
+    tc_test::fault_receiver rx(ioc);   // down
+    {   // an empty spool
+        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
+        trace_config cfg;
+        cfg.exporters = {exp};
+        auto rt = std::make_shared<runtime>(ioc, cfg);
+        BOOST_CHECK_NO_THROW(rt->shutdown());
+        BOOST_TEST(rt->stats().spans_spooled == 0u);
+    }
+    {
+        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
+        trace_config cfg;
+        cfg.exporters = {exp};
+        cfg.batch_size = 20;
+        cfg.flush_interval = 5ms;
+        auto rt = std::make_shared<runtime>(ioc, cfg);
+        asio::co_spawn(make_executor(ioc, rt.get()), produce(50), asio::detached);
+        ioc.run_for(200ms);
+        rt->shutdown();
+        BOOST_TEST(rt->stats().spans_spooled == 100u);
+    }
+    for (int round = 0; round < 3; ++round) {   // still down: each start finds the 100 spans
+        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
+        trace_config cfg;
+        cfg.exporters = {exp};
+        auto rt = std::make_shared<runtime>(ioc, cfg);
+        BOOST_CHECK_NO_THROW(rt->shutdown());
+        const runtime_stats s = rt->stats();
+        BOOST_TEST(s.spans_spool_replayed == 100u);
+        BOOST_TEST(s.spans_spooled == 100u);
+        BOOST_TEST(s.spans_exported == 0u);
+    }
+    rx.up();
+    auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
+    trace_config cfg;
+    cfg.exporters = {exp};
+    auto rt = std::make_shared<runtime>(ioc, cfg);
+    ioc.run_for(100ms);
+    rt->shutdown();
+    BOOST_TEST(rt->stats().spans_exported == 100u);
+    BOOST_TEST(rx.span_ids.size() == 100u);
+}
+
 BOOST_AUTO_TEST_CASE(a_healthy_exporter_writes_nothing_to_the_spool) {
     temp_dir d;
     asio::io_context ioc;

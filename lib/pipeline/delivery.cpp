@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/detached.hpp>
@@ -151,9 +150,10 @@ asio::awaitable<void> delivery_loop(core_ref c, std::size_t i) {
 } // namespace
 
 void runtime_core::give_up_batch_on_strand(const std::shared_ptr<inflight_batch>& b, bool shutdown) {
-    (shutdown ? b->dropped_at_shutdown : b->dropped_for_room) = true;
     for (delivery& d : deliveries) {
         if (d.current == b) {
+            // asked to give up; counted as dropped only if the export then ends cancelled (it may
+            // already have succeeded, its completion queued behind this handler)
             if (!d.cancelling) {
                 d.cancelling = true;
                 if (!b->cancel_counted) {
@@ -167,6 +167,7 @@ void runtime_core::give_up_batch_on_strand(const std::shared_ptr<inflight_batch>
         const auto it = std::find(d.batches.begin(), d.batches.end(), b);
         if (it == d.batches.end()) continue;
         d.batches.erase(it);
+        (shutdown ? b->dropped_at_shutdown : b->dropped_for_room) = true;
         if (--b->remaining == 0) {
             finish_batch(*b);
             return;
@@ -263,7 +264,7 @@ void runtime_core::start_delivery(std::size_t i) {
     d.cancel = std::make_shared<asio::cancellation_signal>();
     auto done = [keep = d.cancel](const std::exception_ptr&) {};   // keeps the slot's signal alive to the end
     asio::co_spawn(asio::any_io_executor(untracked_executor::wrap(strand)), delivery_loop(core_ref(this), i),
-                   asio::bind_cancellation_slot(d.cancel->slot(), std::move(done)));
+                   with_cancellation_slot(d.cancel->slot(), std::move(done)));
 }
 
 bool runtime_core::idle_on_strand() const noexcept {

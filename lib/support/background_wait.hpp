@@ -9,10 +9,11 @@
 
 #include <utility>
 
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -83,5 +84,33 @@ private:
     untracked_executor(tag, boost::asio::any_io_executor inner) : inner_(std::move(inner)) {}
     boost::asio::any_io_executor inner_;
 };
+
+/// A completion handler `f` with the cancellation slot `slot` and no associated executor, for
+/// co_spawn on an untracked_executor. asio::bind_cancellation_slot would not do: its binder
+/// forwards the executor association, so co_spawn then delivers an emitted cancellation through
+/// a dispatch to the coroutine's executor, which for a never-blocking executor is a post. The
+/// cancellation then lands on whatever the coroutine awaits next — possibly after the operation
+/// it was meant for has completed, cancelling the next one instead. With this handler co_spawn
+/// forwards emit() at once; emit only on the coroutine's own strand.
+template <class F>
+class slot_handler {
+public:
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+    slot_handler(boost::asio::cancellation_slot slot, F f) : slot_(slot), f_(std::move(f)) {}
+    cancellation_slot_type get_cancellation_slot() const noexcept { return slot_; }
+    template <class... Args>
+    void operator()(Args&&... args) {
+        f_(std::forward<Args>(args)...);
+    }
+
+private:
+    boost::asio::cancellation_slot slot_;
+    F f_;
+};
+
+template <class F>
+slot_handler<F> with_cancellation_slot(boost::asio::cancellation_slot slot, F f) {
+    return slot_handler<F>(slot, std::move(f));
+}
 
 } // namespace tracecraft::detail

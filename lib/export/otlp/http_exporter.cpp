@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -83,7 +82,8 @@ struct otlp_http_state {
     std::shared_ptr<deferred_delivery> deferred;
     std::unique_ptr<background_timer> wake;          ///< the sender waits on it while the spool is empty
     asio::cancellation_signal sender_cancel;
-    bool sender_running = false;
+    bool sender_spawned = false;                     ///< spawned and not yet ended
+    bool sender_running = false;                     ///< its body has started (it may be cancelled)
     bool sender_backing_off = false;                 ///< waiting to retry: the receiver is failing
     bool stopping = false;
     std::uint64_t sender_failures = 0;               ///< attempts of the sender that failed
@@ -497,6 +497,7 @@ asio::awaitable<void> spool_sender(std::shared_ptr<otlp_http_state> st) {
         logger()->error("otlp_http: the spool sender stopped: {}; the spool is kept for the next start", e.what());
     }
     st->sender_running = false;
+    st->sender_spawned = false;
 }
 
 } // namespace
@@ -534,8 +535,9 @@ void otlp_http_exporter::start(const exporter_environment& env) {
     }
     detail::refresh_spool_counts(st);
     // untracked: an idle or retrying sender does not hold the user's io_context::run()
+    st.sender_spawned = true;
     asio::co_spawn(asio::any_io_executor(detail::untracked_executor::wrap(st.ex)), detail::spool_sender(st_),
-                   asio::bind_cancellation_slot(st.sender_cancel.slot(), asio::detached));
+                   detail::with_cancellation_slot(st.sender_cancel.slot(), [](const std::exception_ptr&) {}));
 }
 
 void otlp_http_exporter::io_context_destroyed() noexcept {
@@ -547,7 +549,7 @@ void otlp_http_exporter::io_context_destroyed() noexcept {
         } catch (...) {
         }
         st->wake.reset();
-        st->sender_cancel.slot().clear();   // its handler holds an executor of the io_context
+        st->sender_cancel.slot().clear();
         st->sp.reset();   // closes the spool's files and releases its lock; what it holds stays on disk
         st->ex = asio::any_io_executor();
         st->ioc = nullptr;
@@ -620,7 +622,7 @@ asio::awaitable<void> otlp_http_exporter::force_flush() {
     if (st->sender_backing_off) co_return;   // the receiver is failing: the spool keeps the data
     const std::uint64_t failures_at_call = st->sender_failures;
     asio::steady_timer t(st->ex);
-    while (st->ex && st->sender_running && !st->sp->empty() && st->sender_failures == failures_at_call) {
+    while (st->ex && st->sender_spawned && !st->sp->empty() && st->sender_failures == failures_at_call) {
         t.expires_after(std::chrono::milliseconds(5));
         boost::system::error_code ec;
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -632,10 +634,13 @@ asio::awaitable<void> otlp_http_exporter::shutdown() {
     if (st->sp && st->ex) {
         co_await force_flush();
         st->stopping = true;
-        st->sender_cancel.emit(asio::cancellation_type::terminal);
+        // Only a sender whose body runs is cancelled: one spawned but not yet started would
+        // throw the cancellation out of co_spawn's own entry code (and out of io_context::run);
+        // it sees `stopping` when it starts and ends at once.
+        if (st->sender_running) st->sender_cancel.emit(asio::cancellation_type::terminal);
         if (st->wake) st->wake->cancel();
         asio::steady_timer t(st->ex);
-        while (st->sender_running) {
+        while (st->sender_spawned) {
             t.expires_after(std::chrono::milliseconds(1));
             boost::system::error_code ec;
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
