@@ -28,7 +28,7 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 asio::awaitable<std::string> retrieve_documents(std::string query) {
     span_scope s("vector_search", span_kind::retrieval);
-    s.set_input("query", query).set_attribute("db.collection", "kb_articles");
+    s.set_input("query", query).set_attribute("db.collection.name", "kb_articles");
     co_await sleep_for(12ms);
     s.set_output("documents", 3);
     co_return "3 articles about " + query;

@@ -1,7 +1,7 @@
 // TraceCraft C++ — spans: the handle, the RAII scope, and the run (a trace's root).
 //
 //   tracecraft::span_scope s("vector_search", tracecraft::span_kind::retrieval);
-//   s.set_attribute("db.collection", "docs").set_input("query", q);
+//   s.set_attribute("db.collection.name", "docs").set_input("query", q);
 //   ... // nested scopes and co_awaited work become children of `s`
 //
 // A span_scope starts a span as a child of the current span of this agent (or a new trace when
