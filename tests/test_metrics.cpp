@@ -232,6 +232,33 @@ BOOST_AUTO_TEST_CASE(concurrent_recording_is_exact) {
     BOOST_TEST(m.total("gen_ai.client.inference.usage.input_tokens") == static_cast<double>(input));
 }
 
+// Each thread remembers the series it last measured per kind; two runtimes measured in turn on
+// one thread (and models changing every call) must still count into their own series.
+BOOST_AUTO_TEST_CASE(two_runtimes_in_turn_on_one_thread_count_apart) {
+    trace_config cfg;
+    cfg.sampling.rate = 0.0;
+    cfg.max_queue_spans = 1 << 16;
+    tc_test::traced_env a(cfg), b(cfg);
+    truth ta, tb;
+    asio::co_spawn(make_executor(a.ioc, a.rt.get()), produce(0, 200, 3, &ta), asio::detached);
+    asio::co_spawn(make_executor(b.ioc, b.rt.get()), produce(7, 150, 2, &tb), asio::detached);
+    for (bool more = true; more;) {
+        const std::size_t ran = a.ioc.run_one() + b.ioc.run_one();
+        more = ran != 0;
+    }
+    a.finish();
+    b.finish();
+    for (auto [env, t] : {std::pair{&a, &ta}, std::pair{&b, &tb}}) {
+        const metrics_snapshot m = env->rt->metrics();
+        BOOST_TEST(m.total("gen_ai.client.operation.duration") == static_cast<double>(t->calls));
+        BOOST_TEST(m.total("gen_ai.client.inference.usage.input_tokens") == static_cast<double>(t->input));
+        BOOST_TEST(m.total("gen_ai.client.inference.usage.output_tokens") == static_cast<double>(t->output));
+        BOOST_TEST(m.total("gen_ai.execute_tool.duration") == static_cast<double>(t->tools));
+        for (const auto& [model, n] : t->calls_by_model)
+            BOOST_TEST(m.total("gen_ai.client.operation.duration", {{"gen_ai.request.model", model}}) == static_cast<double>(n), model);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(disabled_metrics_cost_nothing_and_say_so) {
     trace_config cfg;
     cfg.metrics.enabled = false;

@@ -100,12 +100,33 @@ static_assert(std::size(instruments) == static_cast<std::size_t>(instrument::cou
 
 const instrument_info& info(instrument i) noexcept { return instruments[static_cast<std::size_t>(i)]; }
 
-/// One hash of the attribute set, word at a time (std::hash of each string), kind mixed in.
+template <class Word>
+inline Word load_word(const char* p) noexcept {
+    Word w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/// One hash of the attribute set, 8 bytes at a time, inline (attribute values are short: a
+/// call into std::hash's out-of-line Murmur cost more than the rest of a lookup), kind mixed in.
 std::uint64_t hash_of(operation_kind k, const series_attributes& a) noexcept {
-    const std::hash<std::string_view> h;
     std::uint64_t x = 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(k) + 1);
     auto mix = [&](std::uint64_t v) { x = (x ^ v) * 0xff51afd7ed558ccdull + 0x9E3779B97F4A7C15ull; };
-    auto mix_string = [&](std::string_view s) { mix(s.empty() ? 0x5bd1e995ull : h(s)); };   // most are empty
+    auto mix_string = [&](std::string_view s) {
+        const std::size_t n = s.size();
+        mix(n ^ 0x5bd1e995ull);   // most are empty
+        const char* p = s.data();
+        if (n >= 8) {   // whole words, then the last 8 bytes (overlapping)
+            for (std::size_t i = 0; i + 8 < n; i += 8) mix(load_word<std::uint64_t>(p + i));
+            mix(load_word<std::uint64_t>(p + n - 8));
+        } else if (n >= 4) {   // two overlapping half words
+            mix(load_word<std::uint32_t>(p) | std::uint64_t{load_word<std::uint32_t>(p + n - 4)} << 32);
+        } else if (n > 0) {
+            std::uint64_t w = 0;
+            for (std::size_t i = 0; i < n; ++i) w = w << 8 | static_cast<unsigned char>(p[i]);
+            mix(w);
+        }
+    };
     mix_string(a.operation);
     mix_string(a.provider);
     mix_string(a.request_model);
@@ -132,9 +153,9 @@ void atomic_extreme(std::atomic<std::uint64_t>& bits, double v, Better better) n
     }
 }
 
-/// An explicit-bucket histogram (the conventions' 14 boundaries, 15 buckets).
+/// An explicit-bucket histogram (the conventions' 14 boundaries, 15 buckets). Its count is the
+/// sum of its buckets, added up when collected: one atomic add fewer per measurement.
 struct histogram {
-    std::atomic<std::uint64_t> count{0};
     std::atomic<std::uint64_t> sum_bits{0};
     std::atomic<std::uint64_t> min_bits{std::bit_cast<std::uint64_t>(HUGE_VAL)};
     std::atomic<std::uint64_t> max_bits{std::bit_cast<std::uint64_t>(-HUGE_VAL)};
@@ -145,7 +166,6 @@ struct histogram {
         std::size_t b = 0;   // (bounds[b-1], bounds[b]]: a short linear scan beats a binary search here
         while (b < n_bounds && v > bounds[b]) ++b;
         buckets[b].fetch_add(n, std::memory_order_relaxed);
-        count.fetch_add(n, std::memory_order_relaxed);
         atomic_add_double(sum_bits, v * static_cast<double>(n));
         atomic_extreme(min_bits, v, [](double x, double c) { return x < c; });
         atomic_extreme(max_bits, v, [](double x, double c) { return x > c; });
@@ -155,22 +175,27 @@ struct histogram {
 /// Byte equality of short strings, 8 bytes at a time, inline: a call into libc's memcmp picks
 /// its AVX-512 variant on recent x86, and on some virtual machines the first use of that state
 /// after each system call traps (measured: memcmp was a quarter of a traced span's time).
+/// The tail is one more (overlapping) word, or two overlapping half words: no byte loop.
+template <class Word>
+inline bool same_word(const char* a, const char* b) noexcept {
+    return load_word<Word>(a) == load_word<Word>(b);
+}
 inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t x, y;
-        std::memcpy(&x, a + i, 8);
-        std::memcpy(&y, b + i, 8);
-        if (x != y) return false;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if (!same_word<std::uint64_t>(a + i, b + i)) return false;
+        return same_word<std::uint64_t>(a + n - 8, b + n - 8);
     }
-    for (; i < n; ++i)
+    if (n >= 4) return same_word<std::uint32_t>(a, b) && same_word<std::uint32_t>(a + n - 4, b + n - 4);
+    for (std::size_t i = 0; i < n; ++i)
         if (a[i] != b[i]) return false;
     return true;
 }
 
 // the histograms and counters of a series, by operation kind
 enum hist_slot : std::size_t { h_duration, h_input_tokens, h_output_tokens, h_first_chunk, h_per_chunk, n_hists };
-enum usage_slot : std::size_t { u_input, u_output, u_cache_read, u_cache_write, u_reasoning, n_usage };
+// (the input and output usage counters are the token histograms' sums: added up when collected)
+enum usage_slot : std::size_t { u_cache_read, u_cache_write, u_reasoning, n_usage };
 
 } // namespace
 
@@ -206,12 +231,12 @@ struct genai_metrics::series {
                eq(error_type, a.error_type) && eq(server_address, a.server_address) && eq(name, a.name);
     }
     /// A stored (repaired) string against a measured one: equal, or the measured one repairs to it.
-    static bool eq(const std::string& stored, std::string_view raw) noexcept {
+    [[gnu::always_inline]] static bool eq(const std::string& stored, std::string_view raw) noexcept {
         if (stored.size() == raw.size() && same_bytes(stored.data(), raw.data(), raw.size())) [[likely]]
             return true;
         return eq_repaired(stored, raw);
     }
-    static bool eq_repaired(const std::string& stored, std::string_view raw) noexcept {
+    [[gnu::noinline, gnu::cold]] static bool eq_repaired(const std::string& stored, std::string_view raw) noexcept {
         if (is_valid_utf8(raw)) return false;
         try {
             return stored == valid(raw);
@@ -221,8 +246,21 @@ struct genai_metrics::series {
     }
 };
 
+namespace {
+std::atomic<std::uint64_t> g_next_instance{1};
+
+/// The series each kind of operation last measured on this thread, for one genai_metrics
+/// instance (ids are never reused; series live as long as their instance). Services call a
+/// handful of models: most lookups find the same attribute set again and skip hash and probe.
+struct last_series {
+    std::uint64_t instance = 0;
+    genai_metrics::series* s = nullptr;
+};
+thread_local std::array<last_series, static_cast<std::size_t>(operation_kind::count_)> t_last;
+} // namespace
+
 genai_metrics::genai_metrics(std::size_t max_series, std::shared_ptr<const price_table> prices)
-    : max_series_(max_series), prices_(std::move(prices)) {
+    : max_series_(max_series), instance_(g_next_instance.fetch_add(1, std::memory_order_relaxed)), prices_(std::move(prices)) {
     std::size_t n = 64;
     while (n < max_series * 2) n <<= 1;   // at most half full: probes stay short
     mask_ = n - 1;
@@ -252,6 +290,14 @@ genai_metrics::series* genai_metrics::overflow_series(operation_kind k) noexcept
 }
 
 genai_metrics::series* genai_metrics::find(operation_kind k, const series_attributes& a) noexcept {
+    last_series& last = t_last[static_cast<std::size_t>(k)];
+    if (last.instance == instance_ && last.s->same(k, a)) return last.s;
+    series* s = lookup(k, a);
+    if (s && !s->overflow) last = {instance_, s};
+    return s;
+}
+
+genai_metrics::series* genai_metrics::lookup(operation_kind k, const series_attributes& a) noexcept {
     const std::uint64_t h = hash_of(k, a);
     for (std::size_t probe = 0, at = h & mask_; probe <= mask_; ++probe, at = (at + 1) & mask_) {
         slot& sl = slots_[at];
@@ -400,8 +446,6 @@ void genai_metrics::measure(span_kind kind, const span_facts& f, std::string_vie
     if (usage) {
         s->hist[h_input_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.input_tokens)), 1);
         s->hist[h_output_tokens].observe(token_bounds, static_cast<double>(std::max<std::int64_t>(0, f.output_tokens)), 1);
-        add_count(s->usage[u_input], f.input_tokens);
-        add_count(s->usage[u_output], f.output_tokens);
     }
     add_count(s->usage[u_cache_read], f.cache_read);
     add_count(s->usage[u_cache_write], f.cache_write);
@@ -457,7 +501,9 @@ attribute_list attributes_of(const genai_metrics::series& s, unsigned attrs) {
 using point_map = std::map<attribute_list, metric_point>;
 
 void add_histogram(point_map& m, attribute_list attrs, const histogram& h) {
-    const std::uint64_t n = h.count.load(std::memory_order_relaxed);
+    std::array<std::uint64_t, n_bounds + 1> buckets;
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i <= n_bounds; ++i) n += buckets[i] = h.buckets[i].load(std::memory_order_relaxed);
     if (n == 0) return;
     metric_point& p = m[attrs];
     if (p.bucket_counts.empty()) {
@@ -470,7 +516,7 @@ void add_histogram(point_map& m, attribute_list attrs, const histogram& h) {
     p.sum += std::bit_cast<double>(h.sum_bits.load(std::memory_order_relaxed));
     p.min = std::min(p.min, std::bit_cast<double>(h.min_bits.load(std::memory_order_relaxed)));
     p.max = std::max(p.max, std::bit_cast<double>(h.max_bits.load(std::memory_order_relaxed)));
-    for (std::size_t i = 0; i <= n_bounds; ++i) p.bucket_counts[i] += h.buckets[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i <= n_bounds; ++i) p.bucket_counts[i] += buckets[i];
 }
 
 void add_counter(point_map& m, attribute_list attrs, double v, bool integer) {
@@ -500,8 +546,12 @@ void genai_metrics::collect(metrics_snapshot& out) const {
         add_histogram(at(instrument::operation_output_tokens), attrs(instrument::operation_output_tokens), s.hist[h_output_tokens]);
         add_histogram(at(instrument::time_to_first_chunk), attrs(instrument::time_to_first_chunk), s.hist[h_first_chunk]);
         add_histogram(at(instrument::time_per_output_chunk), attrs(instrument::time_per_output_chunk), s.hist[h_per_chunk]);
+        // every input/output token count measured went into its histogram's sum, exactly (whole
+        // numbers below 2^53)
+        for (const auto& [i, h] : {std::pair{instrument::usage_input_tokens, h_input_tokens},
+                                   std::pair{instrument::usage_output_tokens, h_output_tokens}})
+            add_counter(at(i), attrs(i), std::bit_cast<double>(s.hist[h].sum_bits.load(std::memory_order_relaxed)), true);
         constexpr std::pair<instrument, usage_slot> usage[] = {
-            {instrument::usage_input_tokens, u_input}, {instrument::usage_output_tokens, u_output},
             {instrument::usage_cache_read_tokens, u_cache_read}, {instrument::usage_cache_write_tokens, u_cache_write},
             {instrument::usage_reasoning_tokens, u_reasoning}};
         for (const auto& [i, slot] : usage)

@@ -95,10 +95,12 @@ private:
         std::atomic<std::uint64_t> hash{0};
         std::atomic<series*> s{nullptr};
     };
-    series* find(operation_kind k, const series_attributes& a) noexcept;
+    series* find(operation_kind k, const series_attributes& a) noexcept;     ///< per-thread cache, then lookup
+    series* lookup(operation_kind k, const series_attributes& a) noexcept;   ///< the table
     series* overflow_series(operation_kind k) noexcept;
 
     std::size_t max_series_;
+    std::uint64_t instance_;   ///< unique for the process's life (per-thread caches name it)
     std::size_t mask_;
     std::unique_ptr<slot[]> slots_;
     std::array<std::atomic<series*>, static_cast<std::size_t>(operation_kind::count_)> overflow_{};
