@@ -33,15 +33,31 @@ asio::awaitable<void> produce(int runs) {
     }
 }
 
-/// An exporter that takes 2 ms per batch (a slow backend), never blocking the thread.
+/// An exporter that takes 2 ms per batch (a slow backend), never blocking the thread. A stubborn
+/// one finishes every export it starts, whatever cancellation says: `yields` round trips through
+/// the io_context (each completion already queued when a give-up may run), or with none a 2 ms
+/// wait that ignores cancellation.
 class slow_exporter final : public exporter {
 public:
-    std::string_view name() const noexcept override { return "slow"; }
+    slow_exporter() = default;
+    static std::shared_ptr<slow_exporter> stubborn(int yields) {
+        auto e = std::make_shared<slow_exporter>();
+        e->stubborn_ = true;
+        e->yields_ = yields;
+        return e;
+    }
+    std::string_view name() const noexcept override { return stubborn_ ? "stubborn" : "slow"; }
     void start(const exporter_environment& env) override { ex_ = env.executor; }
     asio::awaitable<export_result> export_batch(span_batch b) override {
-        asio::steady_timer t(ex_);
-        t.expires_after(std::chrono::milliseconds(2));
-        co_await t.async_wait(asio::use_awaitable);
+        if (yields_ == 0) {
+            asio::steady_timer t(ex_);
+            t.expires_after(std::chrono::milliseconds(2));
+            if (stubborn_)
+                co_await t.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+            else
+                co_await t.async_wait(asio::use_awaitable);
+        }
+        for (int i = 0; i < yields_; ++i) co_await asio::post(ex_, asio::use_awaitable);
         spans += b.span_count();
         co_return export_result::ok();
     }
@@ -53,35 +69,8 @@ public:
     std::size_t spans = 0;
 
 private:
-    asio::any_io_executor ex_;
-};
-
-/// An exporter that finishes every export it starts, whatever cancellation says: `yields`
-/// round trips through the io_context (each completion already queued when a give-up may run),
-/// or a 2 ms wait that ignores cancellation.
-class stubborn_exporter final : public exporter {
-public:
-    explicit stubborn_exporter(int yields) : yields_(yields) {}
-    std::string_view name() const noexcept override { return "stubborn"; }
-    void start(const exporter_environment& env) override { ex_ = env.executor; }
-    asio::awaitable<export_result> export_batch(span_batch b) override {
-        if (yields_ == 0) {
-            asio::steady_timer t(ex_);
-            t.expires_after(std::chrono::milliseconds(2));
-            co_await t.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-        }
-        for (int i = 0; i < yields_; ++i) co_await asio::post(ex_, asio::use_awaitable);
-        spans += b.span_count();
-        co_return export_result::ok();
-    }
-    asio::awaitable<void> shutdown() override {
-        ex_ = asio::any_io_executor();
-        co_return;
-    }
-    std::size_t spans = 0;
-
-private:
-    int yields_;
+    bool stubborn_ = false;
+    int yields_ = 0;
     asio::any_io_executor ex_;
 };
 
@@ -193,7 +182,7 @@ BOOST_AUTO_TEST_CASE(drop_oldest_gives_old_batches_up_and_keeps_the_newest) {
 // failed with "Operation canceled").
 BOOST_AUTO_TEST_CASE(a_batch_given_up_while_exporting_but_delivered_counts_as_exported) {
     for (int yields : {0, 1, 2}) {
-        auto stubborn = std::make_shared<stubborn_exporter>(yields);
+        auto stubborn = slow_exporter::stubborn(yields);
         const auto st = overflow_run(stubborn, overflow_policy::drop_oldest);
         BOOST_TEST_CONTEXT("yields " << yields) {
             BOOST_TEST(st.spans_export_failed == 0u);
