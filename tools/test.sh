@@ -120,7 +120,8 @@ cmake --build build/consumer
 
 if [ "${TRACECRAFT_TEST_QUICK:-0}" != "1" ]; then
   echo "== [2/3] ASan + UBSan build + tests"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+  # -O0: a third less compile time than -O1 for the same checks; the tests take a few seconds more
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
         -DTRACECRAFT_WERROR=ON -DTRACECRAFT_SANITIZE=address \
         -DTRACECRAFT_BUILD_EXAMPLES=OFF -DTRACECRAFT_BUILD_BENCH=OFF
   # the test executables only (the tool's program and the interop fixture are covered in [1/3])

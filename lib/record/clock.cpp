@@ -50,6 +50,27 @@ std::uint64_t raw_tsc() noexcept {
 #endif
 }
 
+/// CLOCK_MONOTONIC and the TSC read at (nearly) one instant: the TSC read just before and just
+/// after the clock, the pair with the narrowest bracket of a few tries, the TSC at its middle.
+/// A thread preempted between two plain reads would pair a clock value with a TSC value
+/// milliseconds later, and every timestamp converted with that rate would be off by as much.
+/// With `real`, CLOCK_REALTIME is read inside the same bracket.
+void sample_pair(std::uint64_t& mono, std::uint64_t& tsc, std::int64_t* real = nullptr) noexcept {
+    std::uint64_t best = ~0ull;
+    for (int i = 0; i < 8; ++i) {
+        const std::uint64_t t0 = raw_tsc();
+        const std::int64_t r = real ? realtime_ns() : 0;
+        const std::uint64_t m = monotonic_ns();
+        const std::uint64_t t1 = raw_tsc();
+        if (t1 < t0 || t1 - t0 >= best) continue;
+        best = t1 - t0;
+        mono = m;
+        tsc = t0 + (t1 - t0) / 2;
+        if (real) *real = r;
+        if (best < 2000) break;   // well under a microsecond at any TSC rate: no preemption inside
+    }
+}
+
 clock_state make_state() noexcept {
     clock_state s;
     s.use_tsc = detect_invariant_tsc();
@@ -61,13 +82,11 @@ clock_state make_state() noexcept {
         c.ns_per_tick.store(1.0);
         return s;
     }
-    c.tsc0 = raw_tsc();
+    sample_pair(c.mono0, c.tsc0, &c.real0);
     // Initial 1 ms calibration; refine_clock() improves it as uptime grows.
     std::uint64_t m = c.mono0, t = c.tsc0;
-    while (m - c.mono0 < 1'000'000) {
-        m = monotonic_ns();
-        t = raw_tsc();
-    }
+    while (m - c.mono0 < 1'000'000) m = monotonic_ns();
+    sample_pair(m, t);
     if (t <= c.tsc0) {   // TSC not advancing (broken virtualisation): fall back
         s.use_tsc = false;
         c.tsc0 = c.mono0;
@@ -96,8 +115,8 @@ void refine_clock() noexcept {
     if (m - c.mono0 < 2 * c.baseline_ns.load(std::memory_order_relaxed)) return;
     std::unique_lock lk(c.refine_mutex, std::try_to_lock);
     if (!lk.owns_lock()) return;
-    const std::uint64_t m1 = monotonic_ns();
-    const std::uint64_t t1 = raw_tsc();
+    std::uint64_t m1 = 0, t1 = 0;
+    sample_pair(m1, t1);
     if (t1 <= c.tsc0 || m1 <= c.mono0) return;
     c.ns_per_tick.store(static_cast<double>(m1 - c.mono0) / static_cast<double>(t1 - c.tsc0),
                         std::memory_order_relaxed);
