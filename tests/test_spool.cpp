@@ -83,6 +83,26 @@ otlp_http_options spool_options(const std::string& endpoint, const std::string& 
     return o;
 }
 
+/// A runtime exporting over OTLP with a spool in `dir`; small batches flushed every 5 ms, or the
+/// defaults.
+struct spooling {
+    std::shared_ptr<otlp_http_exporter> exp;
+    std::shared_ptr<runtime> rt;
+};
+spooling start_spooling(asio::io_context& ioc, const std::string& endpoint, const std::string& dir,
+                        bool small_batches = false) {
+    spooling s;
+    s.exp = std::make_shared<otlp_http_exporter>(spool_options(endpoint, dir));
+    trace_config cfg;
+    cfg.exporters = {s.exp};
+    if (small_batches) {
+        cfg.batch_size = 20;
+        cfg.flush_interval = 5ms;
+    }
+    s.rt = std::make_shared<runtime>(ioc, cfg);
+    return s;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(spool)
@@ -177,12 +197,7 @@ BOOST_AUTO_TEST_CASE(exporter_spools_through_an_outage_and_the_next_start_delive
     tc_test::fault_receiver rx(ioc);   // down
     std::uint64_t produced = 0;
     {
-        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-        trace_config cfg;
-        cfg.exporters = {exp};
-        cfg.batch_size = 20;
-        cfg.flush_interval = 5ms;
-        auto rt = std::make_shared<runtime>(ioc, cfg);
+        auto [exp, rt] = start_spooling(ioc, rx.endpoint(), d.path, true);
         asio::co_spawn(make_executor(ioc, rt.get()), produce(300), asio::detached);
         ioc.run_for(300ms);
         rt->shutdown();   // receiver still down: nothing lost, the spool keeps it
@@ -195,10 +210,7 @@ BOOST_AUTO_TEST_CASE(exporter_spools_through_an_outage_and_the_next_start_delive
         BOOST_TEST(exp->get_stats().spooled_spans == produced);
     }
     rx.up();
-    auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-    trace_config cfg;
-    cfg.exporters = {exp};
-    auto rt = std::make_shared<runtime>(ioc, cfg);
+    auto rt = start_spooling(ioc, rx.endpoint(), d.path).rt;
     ioc.run_for(100ms);
     rt->shutdown();
     const runtime_stats s = rt->stats();
@@ -217,30 +229,19 @@ BOOST_AUTO_TEST_CASE(shutdown_before_the_spool_sender_starts_keeps_the_spool) {
     asio::io_context ioc;
     tc_test::fault_receiver rx(ioc);   // down
     {   // an empty spool
-        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-        trace_config cfg;
-        cfg.exporters = {exp};
-        auto rt = std::make_shared<runtime>(ioc, cfg);
+        auto rt = start_spooling(ioc, rx.endpoint(), d.path).rt;
         BOOST_CHECK_NO_THROW(rt->shutdown());
         BOOST_TEST(rt->stats().spans_spooled == 0u);
     }
     {
-        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-        trace_config cfg;
-        cfg.exporters = {exp};
-        cfg.batch_size = 20;
-        cfg.flush_interval = 5ms;
-        auto rt = std::make_shared<runtime>(ioc, cfg);
+        auto [exp, rt] = start_spooling(ioc, rx.endpoint(), d.path, true);
         asio::co_spawn(make_executor(ioc, rt.get()), produce(50), asio::detached);
         ioc.run_for(200ms);
         rt->shutdown();
         BOOST_TEST(rt->stats().spans_spooled == 100u);
     }
     for (int round = 0; round < 3; ++round) {   // still down: each start finds the 100 spans
-        auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-        trace_config cfg;
-        cfg.exporters = {exp};
-        auto rt = std::make_shared<runtime>(ioc, cfg);
+        auto rt = start_spooling(ioc, rx.endpoint(), d.path).rt;
         BOOST_CHECK_NO_THROW(rt->shutdown());
         const runtime_stats s = rt->stats();
         BOOST_TEST(s.spans_spool_replayed == 100u);
@@ -248,10 +249,7 @@ BOOST_AUTO_TEST_CASE(shutdown_before_the_spool_sender_starts_keeps_the_spool) {
         BOOST_TEST(s.spans_exported == 0u);
     }
     rx.up();
-    auto exp = std::make_shared<otlp_http_exporter>(spool_options(rx.endpoint(), d.path));
-    trace_config cfg;
-    cfg.exporters = {exp};
-    auto rt = std::make_shared<runtime>(ioc, cfg);
+    auto rt = start_spooling(ioc, rx.endpoint(), d.path).rt;
     ioc.run_for(100ms);
     rt->shutdown();
     BOOST_TEST(rt->stats().spans_exported == 100u);

@@ -67,7 +67,7 @@ void sample_pair(std::uint64_t& mono, std::uint64_t& tsc, std::int64_t* real = n
         mono = m;
         tsc = t0 + (t1 - t0) / 2;
         if (real) *real = r;
-        if (best < 2000) break;   // well under a microsecond at any TSC rate: no preemption inside
+        if (best < 2000) break;   // at most 2 µs at a TSC rate of 1 GHz or more: no preemption inside
     }
 }
 
